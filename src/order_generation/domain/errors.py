@@ -1,0 +1,74 @@
+"""Domain exceptions: raised by the domain and the services, mapped to HTTP once in ``api``.
+
+Each carries a stable machine-readable ``code`` and a human message; the API turns them into
+``{"detail": message, "code": code, "errors": [...]}`` with the status its class stands for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class; ``code`` is stable and documented, the message is for humans."""
+
+    code = "ERROR"
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+
+class RuleViolation(DomainError):
+    """Input breaks a business rule (SPEC §2) or is malformed: HTTP 400."""
+
+    code = "RULE_VIOLATION"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, errors: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message, errors=errors)
+        if code:
+            self.code = code
+
+
+class NotFound(DomainError):
+    """An id that names nothing: HTTP 404."""
+
+    code = "NOT_FOUND"
+
+
+class VersionConflict(DomainError):
+    """A write carried a stale ``version``; nothing was changed: HTTP 409."""
+
+    code = "VERSION_CONFLICT"
+
+
+class InvalidState(DomainError):
+    """The request is well-formed but the stored state forbids it (e.g. deleting a model that
+    still has portfolios): HTTP 422."""
+
+    code = "INVALID_STATE"
+
+
+class NoFeasibleRebalance(DomainError):
+    """The optimizer found no whole-unit solution (or none in time): HTTP 422."""
+
+    code = "NO_FEASIBLE_SOLUTION"
+
+
+class ServiceUnavailable(DomainError):
+    """A required GlobeCo service failed after retries, or its circuit is open: HTTP 503."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(f"{service} service unavailable: {message}")
+        self.service = service
+
+
+class InvalidServiceResponse(ServiceUnavailable):
+    """A GlobeCo service answered, but with a body that breaks its contract: HTTP 503."""
+
+    code = "INVALID_SERVICE_RESPONSE"
