@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.database",
+    "tests.fixtures.api",
     "tests.fixtures.sandbox",
 ]

@@ -73,9 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database schema management")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    db_commands.add_parser(
-        "upgrade", help="apply all migrations to OGS_DATABASE_URL"
-    ).set_defaults(func=_db_upgrade)
+    db_commands.add_parser("upgrade", help="apply all migrations to OGS_DATABASE_URL").set_defaults(
+        func=_db_upgrade
+    )
 
     solve = commands.add_parser(
         "solve",

@@ -51,6 +51,11 @@ class InvalidState(DomainError):
 
     code = "INVALID_STATE"
 
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+
 
 class NoFeasibleRebalance(DomainError):
     """The optimizer found no whole-unit solution (or none in time): HTTP 422."""

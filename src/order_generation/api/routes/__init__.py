@@ -1,0 +1,3 @@
+"""HTTP routes; every GlobeCo-facing path lives under ``API_PREFIX``."""
+
+API_PREFIX = "/api/v1"

@@ -1,0 +1,134 @@
+"""Investment model endpoints (SPEC §3 "Models")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from order_generation.api.deps import DatabaseDep
+from order_generation.api.routes import API_PREFIX
+from order_generation.api.schemas import (
+    ErrorOut,
+    ModelCreate,
+    ModelOut,
+    ModelUpdate,
+    PortfoliosChange,
+    PositionChange,
+    Version,
+)
+from order_generation.services import models as service
+
+router = APIRouter(
+    prefix=API_PREFIX,
+    tags=["models"],
+    responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+
+SortBy = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Comma-separated model_id, name, last_rebalance_date; prefix - for "
+        "descending, + (default) for ascending.",
+    ),
+]
+
+
+@router.get("/models", response_model=list[ModelOut])
+async def list_models(
+    db: DatabaseDep,
+    offset: Annotated[int | None, Query(description="Default 0.")] = None,
+    limit: Annotated[int | None, Query(description="Default: to the end.")] = None,
+    sort_by: SortBy = None,
+) -> list[ModelOut]:
+    return [ModelOut.of(m) for m in await service.list_models(db, offset, limit, sort_by)]
+
+
+@router.get("/model/{model_id}", response_model=ModelOut)
+async def get_model(model_id: str, db: DatabaseDep) -> ModelOut:
+    return ModelOut.of(await service.get_model(db, model_id))
+
+
+@router.post("/models", response_model=ModelOut, status_code=status.HTTP_201_CREATED)
+async def create_model(body: ModelCreate, db: DatabaseDep) -> ModelOut:
+    model = await service.create_model(
+        db, body.name, [p.to_domain() for p in body.positions], body.portfolios
+    )
+    return ModelOut.of(model)
+
+
+@router.put("/model/{model_id}", response_model=ModelOut)
+async def replace_model(model_id: str, body: ModelUpdate, db: DatabaseDep) -> ModelOut:
+    keep_date = "last_rebalance_date" not in body.model_fields_set
+    model = await service.replace_model(
+        db,
+        model_id,
+        name=body.name,
+        positions=[p.to_domain() for p in body.positions],
+        portfolios=body.portfolios,
+        last_rebalance_date=service.KEEP if keep_date else body.last_rebalance_date,
+        version=body.version,
+    )
+    return ModelOut.of(model)
+
+
+@router.delete(
+    "/model/{model_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={422: {"model": ErrorOut, "description": "the model still has portfolios"}},
+)
+async def delete_model(
+    model_id: str, version: Annotated[Version, Query()], db: DatabaseDep
+) -> Response:
+    await service.delete_model(db, model_id, version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/model/{model_id}/position", response_model=ModelOut)
+async def add_position(model_id: str, body: PositionChange, db: DatabaseDep) -> ModelOut:
+    position = body.to_domain()
+    model = await service.change_model(
+        db, model_id, lambda m: m.with_position_added(position), expected_version=body.version
+    )
+    return ModelOut.of(model)
+
+
+@router.put("/model/{model_id}/position", response_model=ModelOut)
+async def update_position(model_id: str, body: PositionChange, db: DatabaseDep) -> ModelOut:
+    position = body.to_domain()
+    model = await service.change_model(
+        db, model_id, lambda m: m.with_position_updated(position), expected_version=body.version
+    )
+    return ModelOut.of(model)
+
+
+@router.delete("/model/{model_id}/position", response_model=ModelOut)
+async def remove_position(model_id: str, body: PositionChange, db: DatabaseDep) -> ModelOut:
+    position = body.to_domain()
+    model = await service.change_model(
+        db, model_id, lambda m: m.with_position_removed(position), expected_version=body.version
+    )
+    return ModelOut.of(model)
+
+
+@router.post("/model/{model_id}/portfolio", response_model=ModelOut)
+async def add_portfolios(model_id: str, body: PortfoliosChange, db: DatabaseDep) -> ModelOut:
+    model = await service.change_model(
+        db,
+        model_id,
+        lambda m: m.with_portfolios_added(body.portfolios),
+        expected_version=body.version,
+    )
+    return ModelOut.of(model)
+
+
+@router.delete("/model/{model_id}/portfolio", response_model=ModelOut)
+async def remove_portfolios(model_id: str, body: PortfoliosChange, db: DatabaseDep) -> ModelOut:
+    model = await service.change_model(
+        db,
+        model_id,
+        lambda m: m.with_portfolios_removed(body.portfolios),
+        expected_version=body.version,
+    )
+    return ModelOut.of(model)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from order_generation.domain.errors import RuleViolation
+from order_generation.domain.paging import (
+    Page,
+    SortKey,
+    check_page,
+    fit_page,
+    parse_sort,
+)
+
+FIELDS = ("model_id", "name", "last_rebalance_date")
+
+
+def test_sort_keys_with_plus_minus_and_decoded_plus() -> None:
+    assert parse_sort("name,-model_id, last_rebalance_date", FIELDS) == (
+        SortKey("name"),
+        SortKey("model_id", descending=True),
+        SortKey("last_rebalance_date"),
+    )
+    assert parse_sort("+name", FIELDS) == (SortKey("name"),)
+    assert parse_sort(" name", FIELDS) == (SortKey("name"),)  # '+' arrived URL-decoded
+    assert parse_sort(None, FIELDS) == ()
+
+
+@pytest.mark.parametrize("text", ["", "price", "name,,model_id", "--name", "name,name", "-"])
+def test_invalid_sort_lists_the_valid_fields(text: str) -> None:
+    with pytest.raises(RuleViolation) as exc:
+        parse_sort(text, FIELDS)
+    assert exc.value.code == "INVALID_SORT"
+    if text != "name,name":
+        assert "model_id, name, last_rebalance_date" in exc.value.message
+
+
+def test_paging_defaults_and_limits() -> None:
+    assert check_page(None, None) == Page(0, None)
+    assert check_page(None, 5) == Page(0, 5)
+    assert check_page(3, None) == Page(3, None)
+    assert check_page(None, None, default_limit=10) == Page(0, 10)
+    assert check_page(0, 100, max_limit=100) == Page(0, 100)
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(-1, None), (None, -1), (0, 101)])
+def test_bad_paging_is_refused(offset: int | None, limit: int | None) -> None:
+    with pytest.raises(RuleViolation):
+        check_page(offset, limit, max_limit=100)
+
+
+def test_pages_fit_within_the_items() -> None:
+    assert fit_page(Page(3, None), 3) == Page(3, 0)
+    assert fit_page(Page(1, None), 3) == Page(1, 2)
+    assert fit_page(Page(1, 10**30), 3) == Page(1, 2)
+    assert fit_page(Page(0, 1), 3) == Page(0, 1)
+    with pytest.raises(RuleViolation):
+        fit_page(Page(4, None), 3)
