@@ -2,6 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.database",
-    "tests.fixtures.api",
     "tests.fixtures.sandbox",
+    "tests.fixtures.api",
 ]

@@ -44,12 +44,21 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
 def _sandbox_generate(args: argparse.Namespace) -> int:
     from order_generation.sandbox.generate import write_data_file
 
-    write_data_file(
-        out=args.out,
-        portfolios=args.portfolios,
-        positions=args.positions,
-        seed=args.seed,
-        include_unpriced=args.include_unpriced,
+    try:
+        write_data_file(
+            out=args.out,
+            portfolios=args.portfolios,
+            positions=args.positions,
+            seed=args.seed,
+            include_unpriced=args.include_unpriced,
+        )
+    except (ValueError, OSError) as error:
+        print(f"ogs sandbox generate: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {args.out}: {args.portfolios} portfolios × {args.positions} holdings "
+        f"(seed {args.seed})",
+        file=sys.stderr,
     )
     return 0
 

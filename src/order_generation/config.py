@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     circuit_reset_seconds: float = Field(default=30.0, gt=0)
     security_cache_ttl_seconds: float = Field(default=600.0, ge=0)
 
+    # --- Demo sandbox (ogs serve --sandbox) ---------------------------------------------------
+    sandbox_port: int = Field(default=8099, ge=0, le=65535)
+    sandbox_portfolios: int = Field(default=30, ge=1, le=100_000)
+    sandbox_positions: int = Field(default=20, ge=1, le=500)
+    sandbox_seed: int = 1
+
     # --- Rebalancing -------------------------------------------------------------------------
     optimizer_timeout_seconds: float = Field(default=30.0, gt=0)
     rebalance_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -11,22 +12,35 @@ from fastapi.middleware.cors import CORSMiddleware
 from order_generation import __version__
 from order_generation.adapters.db.database import Database
 from order_generation.adapters.db.migrate import upgrade
+from order_generation.adapters.globeco import GlobecoClients
 from order_generation.api.errors import install_error_handlers
 from order_generation.api.middleware import ObservabilityMiddleware
-from order_generation.api.routes import health, models
+from order_generation.api.routes import health, models, rebalances, rebalancing
 from order_generation.config import Settings
+from order_generation.services.rebalancing import Rebalancer
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.database_url, echo=settings.database_echo)
-        try:
+        async with AsyncExitStack() as stack:
+            database = Database(settings.database_url, echo=settings.database_echo)
+            stack.push_async_callback(database.dispose)
             await upgrade(database)
+            clients = await stack.enter_async_context(GlobecoClients.from_settings(settings))
+            solver_pool = stack.enter_context(
+                ThreadPoolExecutor(settings.rebalance_concurrency, thread_name_prefix="solver")
+            )
             app.state.database = database
+            app.state.clients = clients
+            app.state.rebalancer = Rebalancer(
+                database,
+                clients,
+                optimizer_timeout_seconds=settings.optimizer_timeout_seconds,
+                concurrency=settings.rebalance_concurrency,
+                solver_pool=solver_pool,
+            )
             yield
-        finally:
-            await database.dispose()
 
     app = FastAPI(
         title="GlobeCo Order Generation Service",
@@ -46,4 +60,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(rebalancing.router)
+    app.include_router(rebalances.router)
     return app

@@ -25,7 +25,18 @@ def _as_utc(value: datetime) -> datetime:
 
 ObjectId = Annotated[str, Field(pattern=OBJECT_ID_PATTERN, examples=["6755b0c4e5a1b2c3d4e5f601"])]
 DecimalIn = Annotated[Decimal, Field(allow_inf_nan=False)]
-DecimalOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+def json_number(value: Decimal) -> int | float:
+    """A decimal as a JSON number: whole values as integers (quantities read 10, not 10.0), the
+    rest as doubles, which is what the portal's JavaScript holds anyway."""
+    whole = int(value)
+    return whole if whole == value and abs(whole) < 2**53 else float(value)
+
+
+DecimalOut = Annotated[
+    Decimal, PlainSerializer(json_number, return_type=int | float, when_used="json")
+]
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 

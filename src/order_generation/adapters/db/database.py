@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from order_generation.adapters.db.model_repository import ModelRepository
+from order_generation.adapters.db.rebalance_repository import RebalanceRepository
 
 _IMMEDIATE = "ogs_sqlite_begin_immediate"
 
@@ -51,6 +52,7 @@ class UnitOfWork:
     """One transaction and the repositories bound to it; rolls back unless committed."""
 
     models: ModelRepository
+    rebalances: RebalanceRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -61,6 +63,7 @@ class UnitOfWork:
         self._connection = await self._engine.connect()
         await self._connection.begin()
         self.models = ModelRepository(self._connection)
+        self.rebalances = RebalanceRepository(self._connection)
         return self
 
     @property

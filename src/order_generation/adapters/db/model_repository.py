@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
@@ -31,6 +32,25 @@ class ModelRepository:
         query = select(models).where(models.c.model_id == model_id)
         found = await self._load(query.with_for_update() if for_update else query)
         return found[0] if found else None
+
+    async def holding(self, portfolio_id: str) -> InvestmentModel | None:
+        """The model whose portfolios include ``portfolio_id``, if any (at most one can)."""
+        owner = (
+            select(model_portfolios.c.model_id)
+            .where(model_portfolios.c.portfolio_id == portfolio_id)
+            .scalar_subquery()
+        )
+        found = await self._load(select(models).where(models.c.model_id == owner))
+        return found[0] if found else None
+
+    async def mark_rebalanced(self, model_id: str, when: datetime) -> None:
+        """Sets ``last_rebalance_date``; like every write it moves the version on. A model
+        deleted meanwhile is left deleted (the run is kept)."""
+        await self._db.execute(
+            update(models)
+            .where(models.c.model_id == model_id)
+            .values(last_rebalance_date=when, version=models.c.version + 1)
+        )
 
     async def count(self) -> int:
         return int((await self._db.execute(select(func.count()).select_from(models))).scalar_one())

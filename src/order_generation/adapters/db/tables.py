@@ -3,7 +3,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from order_generation.adapters.db.types import ExactDecimal, UtcDateTime
 
@@ -62,4 +73,86 @@ model_portfolios = Table(
         index=True,
     ),
     Column("ordinal", Integer, nullable=False),
+)
+
+# --- Rebalance runs (migration 0002) --------------------------------------------------------
+# Every field the API reports is stored as it was reported, derived ones included: a stored run
+# is a record of what the service answered, not something to recompute with newer code.
+
+rebalances = Table(
+    "rebalances",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rebalance_id", ID, nullable=False, unique=True),
+    Column("model_id", ID, nullable=False, index=True),
+    Column("model_name", String(255), nullable=False),
+    Column("rebalance_date", UtcDateTime, nullable=False),
+    Column("number_of_portfolios", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_rebalances_rebalance_date", "rebalance_date"),
+    Index("ix_rebalances_model_name", "model_name"),
+    Index("ix_rebalances_number_of_portfolios", "number_of_portfolios"),
+)
+
+rebalance_portfolios = Table(
+    "rebalance_portfolios",
+    metadata,
+    Column(
+        "rebalance_id",
+        ID,
+        ForeignKey("rebalances.rebalance_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("portfolio_id", ID, primary_key=True),
+    Column("ordinal", Integer, nullable=False),
+    Column("portfolio_name", String(255), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("market_value", ExactDecimal, nullable=False),
+    Column("cash_before_rebalance", ExactDecimal, nullable=False),
+    Column("cash_after_rebalance", ExactDecimal, nullable=False),
+    # "Which runs include portfolio X" (POST /rebalances/portfolios).
+    Index("ix_rebalance_portfolios_portfolio_id", "portfolio_id"),
+)
+
+rebalance_positions = Table(
+    "rebalance_positions",
+    metadata,
+    Column("rebalance_id", ID, primary_key=True),
+    Column("portfolio_id", ID, primary_key=True),
+    Column("security_id", ID, primary_key=True),
+    Column("ordinal", Integer, nullable=False),
+    Column("price", ExactDecimal, nullable=False),
+    Column("original_quantity", ExactDecimal, nullable=False),
+    Column("adjusted_quantity", ExactDecimal, nullable=False),
+    Column("original_position_market_value", ExactDecimal, nullable=False),
+    Column("adjusted_position_market_value", ExactDecimal, nullable=False),
+    Column("target", ExactDecimal, nullable=False),
+    Column("high_drift", ExactDecimal, nullable=False),
+    Column("low_drift", ExactDecimal, nullable=False),
+    Column("actual", ExactDecimal, nullable=False),
+    Column("actual_drift", ExactDecimal, nullable=False),
+    Column("transaction_type", String(4), nullable=True),
+    Column("trade_quantity", ExactDecimal, nullable=False),
+    Column("trade_date", Date, nullable=False),
+    ForeignKeyConstraint(
+        ["rebalance_id", "portfolio_id"],
+        ["rebalance_portfolios.rebalance_id", "rebalance_portfolios.portfolio_id"],
+        ondelete="CASCADE",
+    ),
+)
+
+rebalance_prices = Table(
+    "rebalance_prices",
+    metadata,
+    Column(
+        "rebalance_id",
+        ID,
+        ForeignKey("rebalances.rebalance_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("security_id", ID, primary_key=True),
+    Column("ticker", String(64), nullable=False),
+    Column("price", ExactDecimal, nullable=False),
 )

@@ -1,0 +1,175 @@
+"""Bodies of the rebalancing and stored-rebalance endpoints (SPEC §3).
+
+A stored run can hold a hundred thousand positions, so responses are built as plain JSON-ready
+values (``*_json`` functions) and encoded in one pass by pydantic-core, skipping per-object
+model validation. The Pydantic classes describe the same shapes for the OpenAPI document, and a
+test validates every builder's output against its class so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import pydantic_core
+from fastapi import Response
+from pydantic import BaseModel, Field
+
+from order_generation.api.schemas import ObjectId, RequestBody, json_number
+from order_generation.domain.rebalance import PortfolioRebalance, PositionRebalance, RebalanceRun
+
+Number = int | float
+Json = dict[str, Any]
+
+
+class TransactionOut(BaseModel):
+    transaction_type: Literal["BUY", "SELL"]
+    security_id: str
+    quantity: Number
+    trade_date: date
+
+
+class DriftOut(BaseModel):
+    security_id: str
+    original_quantity: Number
+    adjusted_quantity: Number
+    target: Number
+    high_drift: Number
+    low_drift: Number
+    actual: Number
+
+
+class RebalanceResultOut(BaseModel):
+    portfolio_id: str
+    portfolio_name: str | None
+    rebalance_id: str
+    status: Literal["rebalanced", "infeasible"]
+    reason: str | None
+    transactions: list[TransactionOut]
+    drifts: list[DriftOut]
+
+
+class PositionOut(BaseModel):
+    security_id: str
+    price: Number
+    original_quantity: Number
+    adjusted_quantity: Number
+    original_position_market_value: Number
+    adjusted_position_market_value: Number
+    target: Number
+    high_drift: Number
+    low_drift: Number
+    actual: Number
+    actual_drift: Number
+    transaction_type: Literal["BUY", "SELL"] | None
+    trade_quantity: Number
+    trade_date: date
+
+
+class PortfolioOut(BaseModel):
+    portfolio_id: str
+    portfolio_name: str | None
+    status: Literal["rebalanced", "infeasible"]
+    reason: str | None
+    market_value: Number
+    cash_before_rebalance: Number
+    cash_after_rebalance: Number
+    positions: list[PositionOut]
+
+
+class RebalanceOut(BaseModel):
+    rebalance_id: str
+    model_id: str
+    model_name: str
+    rebalance_date: datetime
+    number_of_portfolios: int
+    portfolios: list[PortfolioOut]
+    version: int
+    created_at: datetime
+
+
+class PortfolioIds(RequestBody):
+    portfolios: Annotated[list[ObjectId], Field(min_length=1, max_length=1000)]
+
+
+def json_response(content: Any) -> Response:
+    return Response(pydantic_core.to_json(content), media_type="application/json")
+
+
+def result_json(rebalance_id: str, outcome: PortfolioRebalance) -> Json:
+    n = json_number
+    return {
+        "portfolio_id": outcome.portfolio_id,
+        "portfolio_name": outcome.portfolio_name,
+        "rebalance_id": rebalance_id,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "transactions": [
+            {
+                "transaction_type": p.transaction_type,
+                "security_id": p.security_id,
+                "quantity": n(p.trade_quantity),
+                "trade_date": p.trade_date,
+            }
+            for p in outcome.positions
+            if p.transaction_type is not None
+        ],
+        "drifts": [
+            {
+                "security_id": p.security_id,
+                "original_quantity": n(p.original_quantity),
+                "adjusted_quantity": n(p.adjusted_quantity),
+                "target": n(p.target),
+                "high_drift": n(p.high_drift),
+                "low_drift": n(p.low_drift),
+                "actual": n(p.actual),
+            }
+            for p in outcome.positions
+        ],
+    }
+
+
+def position_json(p: PositionRebalance) -> Json:
+    n = json_number
+    return {
+        "security_id": p.security_id,
+        "price": n(p.price),
+        "original_quantity": n(p.original_quantity),
+        "adjusted_quantity": n(p.adjusted_quantity),
+        "original_position_market_value": n(p.original_position_market_value),
+        "adjusted_position_market_value": n(p.adjusted_position_market_value),
+        "target": n(p.target),
+        "high_drift": n(p.high_drift),
+        "low_drift": n(p.low_drift),
+        "actual": n(p.actual),
+        "actual_drift": n(p.actual_drift),
+        "transaction_type": p.transaction_type,
+        "trade_quantity": n(p.trade_quantity),
+        "trade_date": p.trade_date,
+    }
+
+
+def portfolio_json(p: PortfolioRebalance) -> Json:
+    return {
+        "portfolio_id": p.portfolio_id,
+        "portfolio_name": p.portfolio_name,
+        "status": p.status,
+        "reason": p.reason,
+        "market_value": json_number(p.market_value),
+        "cash_before_rebalance": json_number(p.cash_before_rebalance),
+        "cash_after_rebalance": json_number(p.cash_after_rebalance),
+        "positions": [position_json(position) for position in p.positions],
+    }
+
+
+def run_json(run: RebalanceRun) -> Json:
+    return {
+        "rebalance_id": run.rebalance_id,
+        "model_id": run.model_id,
+        "model_name": run.model_name,
+        "rebalance_date": run.rebalance_date,
+        "number_of_portfolios": run.number_of_portfolios,
+        "portfolios": [portfolio_json(p) for p in run.portfolios],
+        "version": run.version,
+        "created_at": run.created_at,
+    }

@@ -1,0 +1,88 @@
+"""The optimizer's input and output: plain, immutable values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from order_generation.domain.optimizer._exact import exact
+
+Status = Literal["optimal", "infeasible", "timeout"]
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityTarget:
+    """One security of the rebalance universe.
+
+    ``quantity`` is the current holding as accounting reports it (it may be fractional or
+    negative). ``target``, ``low_drift`` and ``high_drift`` are fractions of the market value; a
+    held security that is not in the model has all three equal to 0.
+    """
+
+    security_id: str
+    price: Decimal
+    quantity: Decimal
+    target: Decimal
+    low_drift: Decimal
+    high_drift: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceProblem:
+    """A portfolio's cash and holdings against its model: the input of ``optimize_rebalance``.
+
+    Security ids must be unique (the caller builds one union universe per portfolio).
+    """
+
+    cash: Decimal
+    securities: tuple[SecurityTarget, ...]
+
+    @property
+    def market_value(self) -> Decimal:
+        """``cash + Σ quantity·price``, exact."""
+        with exact():
+            total = self.cash
+            for security in self.securities:
+                total += security.quantity * security.price
+            return total
+
+
+@dataclass(frozen=True, slots=True)
+class Infeasibility:
+    """Why no answer was returned: a stable ``kind``, a sentence, and the numbers behind it.
+
+    Kinds: ``non_positive_price``, ``negative_market_value``, ``empty_band`` (the band of
+    ``security_id`` holds no whole unit ≥ 0 at its price), ``minimum_spend_exceeds_market_value``
+    (buying the fewest admissible units of every security costs more than the market value),
+    ``timeout`` (no proven optimum within the time limit). ``details`` holds exact decimals as
+    strings.
+    """
+
+    kind: str
+    message: str
+    security_id: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceSolution:
+    """The optimizer's answer.
+
+    ``quantities`` maps every security of the problem, in problem order, to its new whole units
+    when ``status`` is ``"optimal"``, and is empty otherwise. ``objective`` is the exact
+    ``Σ|MV·target − units·price|`` of that answer. ``method`` says how the answer was decided:
+    ``"bounds"`` (infeasible by exact per-security bounds), ``"separable"`` (the nearest admissible
+    unit of every security fits the cash, which proves it optimal), ``"milp"`` (cash binds; HiGHS
+    branch and bound on exact integer data, gap 0), ``"milp-rounded"`` (as ``milp``, but the data
+    needed more than 53 bits and were rounded for the solver: exactly verified feasible, optimal
+    to about 15 significant digits of the costs).
+    """
+
+    status: Status
+    market_value: Decimal
+    quantities: Mapping[str, int]
+    objective: Decimal | None
+    reason: Infeasibility | None
+    method: str = ""

@@ -1,0 +1,239 @@
+"""A portfolio rebalance in domain terms (SPEC §4): the optimizer's problem built from holdings,
+model and prices, and the trades and drift report made from its answer.
+
+All money and weights are exact decimals; only ``actual`` is rounded (to 4 places, half up),
+as the SPEC reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from order_generation.domain.investment_model import InvestmentModel
+from order_generation.domain.market import PortfolioHoldings
+from order_generation.domain.optimizer import RebalanceProblem, RebalanceSolution, SecurityTarget
+
+TransactionType = Literal["BUY", "SELL"]
+PortfolioStatus = Literal["rebalanced", "infeasible"]
+ACTUAL_PLACES = Decimal("0.0001")
+
+
+class MissingPrices(Exception):
+    """Some securities of the universe have no price (unknown to the security service, or a
+    ticker the pricing service does not price): the portfolio cannot be valued."""
+
+    def __init__(self, security_ids: tuple[str, ...]) -> None:
+        self.security_ids = security_ids
+        super().__init__(
+            "no price for security "
+            + ", ".join(security_ids)
+            + " (unknown to the security service, or its ticker is not priced)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRebalance:
+    """One security of a rebalanced portfolio: before, after, the trade and the drift.
+
+    Every figure is held as computed when the run happened (``position_outcome`` computes them),
+    so a stored run reads back exactly as it was reported.
+    """
+
+    security_id: str
+    price: Decimal
+    original_quantity: Decimal
+    adjusted_quantity: Decimal
+    original_position_market_value: Decimal
+    adjusted_position_market_value: Decimal
+    target: Decimal
+    high_drift: Decimal
+    low_drift: Decimal
+    actual: Decimal
+    actual_drift: Decimal
+    transaction_type: TransactionType | None
+    trade_quantity: Decimal
+    trade_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRebalance:
+    """The outcome for one portfolio of a run (SPEC §3 ``Portfolio``)."""
+
+    portfolio_id: str
+    portfolio_name: str | None
+    status: PortfolioStatus
+    reason: str | None
+    market_value: Decimal
+    cash_before_rebalance: Decimal
+    cash_after_rebalance: Decimal
+    positions: tuple[PositionRebalance, ...]
+
+    @property
+    def trades(self) -> tuple[PositionRebalance, ...]:
+        return tuple(p for p in self.positions if p.transaction_type is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityPrice:
+    """One entry of a run's price snapshot."""
+
+    security_id: str
+    ticker: str
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceRun:
+    """A stored rebalance (SPEC §3 ``Rebalance``): every portfolio of one request, and the
+    prices they were valued at, so the run can be re-derived later."""
+
+    rebalance_id: str
+    model_id: str
+    model_name: str
+    rebalance_date: datetime
+    portfolios: tuple[PortfolioRebalance, ...]
+    prices: tuple[SecurityPrice, ...]
+    version: int
+    created_at: datetime
+
+    @property
+    def number_of_portfolios(self) -> int:
+        return len(self.portfolios)
+
+
+def rebalance_problem(
+    holdings: PortfolioHoldings, model: InvestmentModel, prices: Mapping[str, Decimal]
+) -> RebalanceProblem:
+    """The optimizer's problem over the universe: the model's securities (in model order), then
+    held securities outside the model (by id), which get target = drifts = 0 and so are sold.
+    Zero holdings outside the model are not part of it. Raises MissingPrices."""
+    in_model = {p.security_id for p in model.positions}
+    held_outside = sorted(s for s, q in holdings.quantities.items() if q != 0 and s not in in_model)
+    missing = tuple(
+        s for s in (*(p.security_id for p in model.positions), *held_outside) if s not in prices
+    )
+    if missing:
+        raise MissingPrices(missing)
+    zero = Decimal(0)
+    securities = [
+        SecurityTarget(
+            security_id=p.security_id,
+            price=prices[p.security_id],
+            quantity=holdings.quantities.get(p.security_id, zero),
+            target=p.target,
+            low_drift=p.low_drift,
+            high_drift=p.high_drift,
+        )
+        for p in model.positions
+    ]
+    securities += [
+        SecurityTarget(s, prices[s], holdings.quantities[s], zero, zero, zero) for s in held_outside
+    ]
+    return RebalanceProblem(cash=holdings.cash, securities=tuple(securities))
+
+
+def rebalanced_outcome(
+    portfolio_id: str,
+    portfolio_name: str | None,
+    problem: RebalanceProblem,
+    solution: RebalanceSolution,
+    trade_date: date,
+) -> PortfolioRebalance:
+    """Trades and drifts for an optimal ``solution`` of ``problem``."""
+    ids = [s.security_id for s in problem.securities]
+    if solution.status != "optimal" or list(solution.quantities) != ids:
+        raise ValueError("the solution does not answer this problem")
+    adjusted = {s: Decimal(q) for s, q in solution.quantities.items()}
+    return _outcome(portfolio_id, portfolio_name, "rebalanced", None, problem, adjusted, trade_date)
+
+
+def infeasible_outcome(
+    portfolio_id: str,
+    portfolio_name: str | None,
+    problem: RebalanceProblem,
+    reason: str,
+    trade_date: date,
+) -> PortfolioRebalance:
+    """A portfolio left as it is, with the reason no rebalance was possible."""
+    unchanged = {s.security_id: s.quantity for s in problem.securities}
+    return _outcome(
+        portfolio_id, portfolio_name, "infeasible", reason, problem, unchanged, trade_date
+    )
+
+
+def unpriced_outcome(
+    holdings: PortfolioHoldings, portfolio_name: str | None, reason: str
+) -> PortfolioRebalance:
+    """A portfolio that could not even be valued: no positions, only its cash."""
+    return PortfolioRebalance(
+        portfolio_id=holdings.portfolio_id,
+        portfolio_name=portfolio_name,
+        status="infeasible",
+        reason=reason,
+        market_value=holdings.cash,
+        cash_before_rebalance=holdings.cash,
+        cash_after_rebalance=holdings.cash,
+        positions=(),
+    )
+
+
+def _outcome(
+    portfolio_id: str,
+    portfolio_name: str | None,
+    status: PortfolioStatus,
+    reason: str | None,
+    problem: RebalanceProblem,
+    adjusted: Mapping[str, Decimal],
+    trade_date: date,
+) -> PortfolioRebalance:
+    market_value = problem.market_value
+    invested = sum((adjusted[s.security_id] * s.price for s in problem.securities), Decimal(0))
+    positions = tuple(
+        position_outcome(s, adjusted[s.security_id], market_value, trade_date)
+        for s in problem.securities
+    )
+    return PortfolioRebalance(
+        portfolio_id=portfolio_id,
+        portfolio_name=portfolio_name,
+        status=status,
+        reason=reason,
+        market_value=market_value,
+        cash_before_rebalance=problem.cash,
+        cash_after_rebalance=market_value - invested,
+        positions=positions,
+    )
+
+
+def position_outcome(
+    security: SecurityTarget, adjusted: Decimal, market_value: Decimal, trade_date: date
+) -> PositionRebalance:
+    """Before and after for one security: values, weight, drift and the trade between them."""
+    change = adjusted - security.quantity
+    adjusted_value = adjusted * security.price
+    actual = _weight(adjusted_value, market_value)
+    return PositionRebalance(
+        security_id=security.security_id,
+        price=security.price,
+        original_quantity=security.quantity,
+        adjusted_quantity=adjusted,
+        original_position_market_value=security.quantity * security.price,
+        adjusted_position_market_value=adjusted_value,
+        target=security.target,
+        high_drift=security.high_drift,
+        low_drift=security.low_drift,
+        actual=actual,
+        actual_drift=actual - security.target,
+        transaction_type="BUY" if change > 0 else "SELL" if change < 0 else None,
+        trade_quantity=abs(change),
+        trade_date=trade_date,
+    )
+
+
+def _weight(value: Decimal, market_value: Decimal) -> Decimal:
+    if market_value == 0:
+        return Decimal(0)
+    return (value / market_value).quantize(ACTUAL_PLACES, rounding=ROUND_HALF_UP)

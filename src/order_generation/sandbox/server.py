@@ -1,0 +1,43 @@
+"""``ogs sandbox serve``: the simulated GlobeCo services on one port, from a data file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from order_generation.sandbox.app import create_sandbox_app
+from order_generation.sandbox.datafile import SandboxDataError, load_data
+
+# The settings that point the service at a sandbox on ``url`` (all five services share it).
+SERVICE_URL_VARIABLES = (
+    "OGS_PORTFOLIO_ACCOUNTING_URL",
+    "OGS_SECURITY_URL",
+    "OGS_PRICING_URL",
+    "OGS_PORTFOLIO_URL",
+    "OGS_ORDER_URL",
+)
+
+
+def serve_sandbox(
+    data_path: str | Path, host: str = "127.0.0.1", port: int = 8099, random_prices: bool = False
+) -> int:
+    """Serve the sandbox on ``data_path`` until interrupted; the exit code (2: bad data file)."""
+    try:
+        data = load_data(data_path)
+    except SandboxDataError as exc:
+        print(f"ogs sandbox serve: {exc}", file=sys.stderr)
+        return 2
+    app = create_sandbox_app(data, random_prices=random_prices)
+    url = f"http://{host}:{port}"
+    print(
+        f"GlobeCo sandbox on {url}: {len(data.securities)} securities, {len(data.prices)} "
+        f"prices{' (random draws)' if random_prices else ''}, {len(data.portfolios)} portfolios.\n"
+        "Point the service at it with:\n"
+        + "".join(f"  export {name}={url}\n" for name in SERVICE_URL_VARIABLES),
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    return 0

@@ -1,0 +1,246 @@
+"""Rebalancing use cases (SPEC §4): a single portfolio, or every portfolio of a model.
+
+A run fetches the security→ticker map and the prices once (bulk endpoints), then each
+portfolio's holdings, solves each portfolio exactly, and stores the whole run in one
+transaction. Fast solves run on the event loop; the rare cash-binding ones (a MILP) go to a
+worker thread so requests keep flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import structlog
+
+from order_generation.adapters.db.database import Database
+from order_generation.adapters.globeco import GlobecoClients
+from order_generation.domain.errors import NoFeasibleRebalance, NotFound, ServiceUnavailable
+from order_generation.domain.investment_model import (
+    InvestmentModel,
+    new_object_id,
+    require_object_id,
+)
+from order_generation.domain.optimizer import (
+    Infeasibility,
+    OptimizerFailure,
+    RebalanceProblem,
+    RebalanceSolution,
+    optimize_rebalance,
+    optimize_rebalance_inline,
+)
+from order_generation.domain.rebalance import (
+    MissingPrices,
+    PortfolioRebalance,
+    RebalanceRun,
+    SecurityPrice,
+    infeasible_outcome,
+    rebalance_problem,
+    rebalanced_outcome,
+    unpriced_outcome,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSnapshot:
+    """Every security that has both a ticker and a price, as fetched once for a run."""
+
+    by_security: Mapping[str, SecurityPrice]
+    prices: Mapping[str, Decimal]
+
+    @classmethod
+    def of(cls, tickers: Mapping[str, str], closes: Mapping[str, Decimal]) -> PriceSnapshot:
+        by_security = {
+            security_id: SecurityPrice(security_id, ticker, closes[ticker])
+            for security_id, ticker in tickers.items()
+            if ticker in closes
+        }
+        return cls(by_security, {s: p.price for s, p in by_security.items()})
+
+    def used_by(self, portfolios: tuple[PortfolioRebalance, ...]) -> tuple[SecurityPrice, ...]:
+        used = {p.security_id for portfolio in portfolios for p in portfolio.positions}
+        return tuple(self.by_security[s] for s in sorted(used))
+
+
+class Rebalancer:
+    """Rebalances portfolios against their models and stores each run."""
+
+    def __init__(
+        self,
+        db: Database,
+        clients: GlobecoClients,
+        *,
+        optimizer_timeout_seconds: float,
+        concurrency: int,
+        solver_pool: Executor | None = None,
+    ) -> None:
+        self._db = db
+        self._clients = clients
+        self._timeout = optimizer_timeout_seconds
+        self._concurrency = concurrency
+        self._solver_pool = solver_pool
+
+    async def rebalance_portfolio(self, portfolio_id: str) -> tuple[str, PortfolioRebalance]:
+        """Rebalances one portfolio against the model that holds it and stores the run.
+
+        Raises NotFound when no model holds the portfolio, NoFeasibleRebalance (nothing
+        stored) when no whole-unit solution exists or none is proven in time, and
+        ServiceUnavailable when a required GlobeCo service fails.
+        """
+        portfolio_id = require_object_id(portfolio_id, "portfolio id")
+        async with self._db.unit_of_work(write=False) as uow:
+            model = await uow.models.holding(portfolio_id)
+        if model is None:
+            raise NotFound(f"portfolio {portfolio_id} is not in any model; add it to one first")
+        name = asyncio.create_task(self._portfolio_name(portfolio_id))
+        try:
+            snapshot = await self._price_snapshot()
+            outcome = await self._rebalance_one(portfolio_id, model, snapshot, _today())
+        except BaseException:
+            name.cancel()
+            raise
+        outcome = replace(outcome, portfolio_name=await name)
+        if outcome.status != "rebalanced":
+            raise NoFeasibleRebalance(
+                f"no feasible solution exists for portfolio {portfolio_id}: {outcome.reason}"
+            )
+        run = await self._store(model, (outcome,), snapshot, mark_model=False)
+        return run.rebalance_id, outcome
+
+    async def rebalance_model(self, model_id: str) -> RebalanceRun | None:
+        """Rebalances every portfolio of the model concurrently, against one price snapshot,
+        and stores them as one run (infeasible portfolios included, with their reason).
+
+        The first required service that fails aborts the whole run; nothing is stored. A model
+        without portfolios has nothing to rebalance: None, and nothing is stored.
+        """
+        model_id = require_object_id(model_id, "model id")
+        async with self._db.unit_of_work(write=False) as uow:
+            model = await uow.models.get(model_id)
+        if model is None:
+            raise NotFound(f"model {model_id} not found")
+        if not model.portfolios:
+            return None
+        names = asyncio.create_task(self._portfolio_names())
+        try:
+            snapshot = await self._price_snapshot()
+            outcomes = await self._rebalance_all(model, snapshot)
+        except BaseException:
+            names.cancel()
+            raise
+        known = await names
+        named = tuple(replace(o, portfolio_name=known.get(o.portfolio_id)) for o in outcomes)
+        return await self._store(model, named, snapshot, mark_model=True)
+
+    async def _rebalance_all(
+        self, model: InvestmentModel, snapshot: PriceSnapshot
+    ) -> tuple[PortfolioRebalance, ...]:
+        gate = asyncio.Semaphore(self._concurrency)
+        today = _today()
+
+        async def one(portfolio_id: str) -> PortfolioRebalance:
+            async with gate:
+                return await self._rebalance_one(portfolio_id, model, snapshot, today)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(p)) for p in model.portfolios]
+        except BaseExceptionGroup as failures:
+            # The task group cancelled the rest at the first failure; report that one.
+            raise _first_failure(failures) from None
+        return tuple(task.result() for task in tasks)
+
+    async def _rebalance_one(
+        self, portfolio_id: str, model: InvestmentModel, snapshot: PriceSnapshot, today: date
+    ) -> PortfolioRebalance:
+        holdings = await self._clients.accounting.portfolio_holdings(portfolio_id)
+        try:
+            problem = rebalance_problem(holdings, model, snapshot.prices)
+        except MissingPrices as missing:
+            return unpriced_outcome(holdings, None, str(missing))
+        solution = await self._solve(problem)
+        if solution.status == "optimal":
+            return rebalanced_outcome(portfolio_id, None, problem, solution, today)
+        reason = solution.reason.message if solution.reason else solution.status
+        return infeasible_outcome(portfolio_id, None, problem, reason, today)
+
+    async def _solve(self, problem: RebalanceProblem) -> RebalanceSolution:
+        quick = optimize_rebalance_inline(problem)
+        if quick is not None:
+            return quick
+        solve = functools.partial(optimize_rebalance, problem, time_limit_seconds=self._timeout)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._solver_pool, solve)
+        except OptimizerFailure as failure:
+            # A solver fault on one portfolio must not sink a whole model run: that portfolio
+            # is reported unsolved, with the reason, and the fault is logged for a fix.
+            log.error("optimizer failure", error=str(failure))
+            reason = Infeasibility("optimizer_failure", f"the optimizer failed: {failure}")
+            return RebalanceSolution("timeout", problem.market_value, {}, None, reason)
+
+    async def _price_snapshot(self) -> PriceSnapshot:
+        tickers, closes = await asyncio.gather(
+            self._clients.security.tickers(), self._clients.pricing.close_prices()
+        )
+        return PriceSnapshot.of(tickers, closes)
+
+    async def _portfolio_name(self, portfolio_id: str) -> str | None:
+        try:
+            return await self._clients.portfolio.portfolio_name(portfolio_id)
+        except ServiceUnavailable as error:
+            log.warning("portfolio names unavailable", error=error.message)
+            return None
+
+    async def _portfolio_names(self) -> Mapping[str, str]:
+        # One bulk call for the whole run rather than one per portfolio.
+        try:
+            return await self._clients.portfolio.portfolio_names()
+        except ServiceUnavailable as error:
+            log.warning("portfolio names unavailable", error=error.message)
+            return {}
+
+    async def _store(
+        self,
+        model: InvestmentModel,
+        outcomes: tuple[PortfolioRebalance, ...],
+        snapshot: PriceSnapshot,
+        *,
+        mark_model: bool,
+    ) -> RebalanceRun:
+        now = datetime.now(UTC)
+        run = RebalanceRun(
+            rebalance_id=new_object_id(),
+            model_id=model.model_id,
+            model_name=model.name,
+            rebalance_date=now,
+            portfolios=outcomes,
+            prices=snapshot.used_by(outcomes),
+            version=1,
+            created_at=now,
+        )
+        async with self._db.unit_of_work() as uow:
+            await uow.rebalances.add(run)
+            if mark_model:
+                await uow.models.mark_rebalanced(model.model_id, now)
+            await uow.commit()
+        return run
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first_failure(error)
+        if isinstance(error, ServiceUnavailable):
+            return error
+    return group.exceptions[0]

@@ -1,0 +1,242 @@
+"""``ogs solve [FILE]``: the optimizer offline, on problems written as JSON.
+
+Input (a file, or stdin when FILE is ``-`` or absent) is either one JSON document — a problem, or
+a list of problems — or JSON Lines, one problem per line. A problem::
+
+    {"id": "p1", "cash": "1000.00", "positions": [{"security_id": "A", "price": "12.34",
+     "quantity": "10", "target": "0.05", "low_drift": "0.01", "high_drift": "0.01"}]}
+
+Numbers may be JSON numbers or numeric strings and are read exactly. ``quantity``, ``target`` and
+the drifts default to 0 (a held security outside the model). Output is one JSON line per problem,
+in input order: ``{"id", "status", "market_value", "quantities", "objective", "reason",
+"method"}``, decimals as exact strings. See docs/optimizer.md.
+
+Exit status: 0 when every problem was read (whatever its answer); 1 when some JSON Lines line was
+not a valid problem (its output line has status "error" and says why; the others are solved);
+2 when the input cannot be read, is empty, or is a single JSON document that is not valid.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from decimal import Decimal, InvalidOperation
+from itertools import chain
+from typing import Any, TextIO
+
+from order_generation.domain.optimizer import (
+    RebalanceProblem,
+    RebalanceSolution,
+    SecurityTarget,
+    optimize_rebalance,
+    plain,
+)
+
+_FIELDS = ("price", "quantity", "target", "low_drift", "high_drift")
+_DEFAULTS = {"quantity": 0, "target": 0, "low_drift": 0, "high_drift": 0}
+_MAX_MAGNITUDE = 30  # digits either side of the point; beyond is surely a mistake
+
+
+class ProblemError(ValueError):
+    """An input that is not a valid problem; the message names the offending field."""
+
+
+def run_solve(source: str) -> int:
+    """Solve every problem of ``source`` (a path, or "-" for stdin); return the exit status."""
+    from order_generation.config import get_settings  # here: ``ogs --help`` stays light
+
+    time_limit = get_settings().optimizer_timeout_seconds
+    try:
+        stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    except OSError as error:
+        return _fail(f"cannot read {source}: {error.strerror or error}")
+    try:
+        return _solve_stream(stream, time_limit)
+    except (OSError, UnicodeDecodeError) as error:
+        return _fail(f"cannot read {source}: {error}")
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def _solve_stream(stream: TextIO, time_limit: float) -> int:
+    lines = enumerate(stream, start=1)
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            first = _loads(line)
+        except json.JSONDecodeError:
+            first = None  # not a complete value on its own line: one (multi-line) document
+        if not isinstance(first, dict):
+            rest = "".join(text for _, text in lines)
+            return _solve_document("\n" * (number - 1) + line + rest, time_limit)
+        return _solve_lines(chain([(number, first)], _parsed(lines)), time_limit)
+    return _fail("no problem in the input")
+
+
+def _solve_document(text: str, time_limit: float) -> int:
+    try:
+        document = _loads(text)
+    except json.JSONDecodeError as error:
+        return _fail(f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}")
+    items = document if isinstance(document, list) else [document]
+    try:
+        problems = [_problem(item) for item in items]
+    except ProblemError as error:
+        where = "" if len(items) == 1 else "one of the problems: "
+        return _fail(f"{where}{error}")
+    for problem_id, problem in problems:
+        _write(_result(problem_id, optimize_rebalance(problem, time_limit_seconds=time_limit)))
+    return 0
+
+
+def _solve_lines(records: Iterable[tuple[int, Any]], time_limit: float) -> int:
+    status = 0
+    for number, record in records:
+        try:
+            if isinstance(record, json.JSONDecodeError):
+                raise ProblemError(f"invalid JSON at column {record.colno}: {record.msg}")
+            problem_id, problem = _problem(record)
+            solution = optimize_rebalance(problem, time_limit_seconds=time_limit)
+        except ProblemError as error:
+            status = 1
+            message = f"line {number}: {error}"
+            print(f"ogs solve: {message}", file=sys.stderr)
+            _write(_error(_id_of(record), message, number))
+            continue
+        _write(_result(problem_id, solution))
+    return status
+
+
+def _parsed(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+    for number, line in lines:
+        if line.strip():
+            try:
+                yield number, _loads(line)
+            except json.JSONDecodeError as error:
+                yield number, error
+
+
+def _loads(text: str) -> Any:
+    # Exact decimals for every number; NaN/Infinity literals become (rejected) decimals too.
+    return json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+
+
+# --- reading one problem -----------------------------------------------------------------------
+
+
+def _problem(record: Any) -> tuple[str | int | None, RebalanceProblem]:
+    if not isinstance(record, dict):
+        raise ProblemError("a problem must be a JSON object")
+    problem_id = _id_of(record)
+    if "id" in record and record["id"] is not None and problem_id is None:
+        raise ProblemError("id: must be a string or an integer")
+    if "cash" not in record:
+        raise ProblemError("cash: required")
+    cash = _number(record["cash"], "cash")
+    positions = record.get("positions", [])
+    if not isinstance(positions, list):
+        raise ProblemError("positions: must be a list")
+    securities = tuple(_security(p, f"positions[{i}]") for i, p in enumerate(positions))
+    try:
+        problem = RebalanceProblem(cash=cash, securities=securities)
+        _check_unique(problem)
+    except ValueError as error:
+        raise ProblemError(str(error)) from error
+    return problem_id, problem
+
+
+def _security(data: Any, path: str) -> SecurityTarget:
+    if not isinstance(data, dict):
+        raise ProblemError(f"{path}: must be a JSON object")
+    security_id = data.get("security_id")
+    if security_id is None:
+        raise ProblemError(f"{path}.security_id: required")
+    if not isinstance(security_id, str) or not security_id:
+        raise ProblemError(f"{path}.security_id: must be a non-empty string")
+    if "price" not in data:
+        raise ProblemError(f"{path}.price: required")
+    values = {name: data.get(name, _DEFAULTS.get(name)) for name in _FIELDS}
+    numbers = {name: _number(value, f"{path}.{name}") for name, value in values.items()}
+    return SecurityTarget(security_id=security_id, **numbers)
+
+
+def _number(value: Any, path: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise ProblemError(f"{path}: must be a number, got {json.dumps(value, default=str)}")
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation:
+        raise ProblemError(f"{path}: must be a number, got {json.dumps(value)}") from None
+    if not number.is_finite():
+        raise ProblemError(f"{path}: must be a finite number, got {value}")
+    if number and abs(number.adjusted()) > _MAX_MAGNITUDE:
+        raise ProblemError(f"{path}: {value} is out of range (|exponent| > {_MAX_MAGNITUDE})")
+    return number
+
+
+def _check_unique(problem: RebalanceProblem) -> None:
+    seen: set[str] = set()
+    for security in problem.securities:
+        if security.security_id in seen:
+            raise ValueError(f"duplicate security_id {security.security_id!r}")
+        seen.add(security.security_id)
+
+
+def _id_of(record: Any) -> str | int | None:
+    if isinstance(record, dict):
+        value = record.get("id")
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+    return None
+
+
+# --- writing results ---------------------------------------------------------------------------
+
+
+def _result(problem_id: str | int | None, solution: RebalanceSolution) -> dict[str, Any]:
+    reason = solution.reason
+    return {
+        "id": problem_id,
+        "status": solution.status,
+        "market_value": plain(solution.market_value),
+        "quantities": dict(solution.quantities),
+        "objective": None if solution.objective is None else plain(solution.objective),
+        "reason": None
+        if reason is None
+        else {
+            "kind": reason.kind,
+            "message": reason.message,
+            "security_id": reason.security_id,
+            "details": dict(reason.details),
+        },
+        "method": solution.method,
+    }
+
+
+def _error(problem_id: str | int | None, message: str, line: int) -> dict[str, Any]:
+    return {
+        "id": problem_id,
+        "status": "error",
+        "market_value": None,
+        "quantities": {},
+        "objective": None,
+        "reason": {
+            "kind": "invalid_input",
+            "message": message,
+            "security_id": None,
+            "details": {"line": str(line)},
+        },
+        "method": None,
+    }
+
+
+def _write(result: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def _fail(message: str) -> int:
+    print(f"ogs solve: {message}", file=sys.stderr)
+    return 2

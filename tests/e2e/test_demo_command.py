@@ -1,0 +1,91 @@
+"""The README's run command: `ogs serve --sandbox` in its own process, driven over HTTP the way
+the README walkthrough does it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    api_port, sandbox_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "OGS_PORT": str(api_port),
+        "OGS_SANDBOX_PORT": str(sandbox_port),
+        "OGS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+        "OGS_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "order_generation.cli", "serve", "--sandbox"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    api, sandbox = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"ogs serve --sandbox exited: {process.stdout.read() if process.stdout else ''}"
+                )
+            try:
+                if httpx.get(f"{api}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("ogs serve --sandbox did not become ready within 60 s")
+            time.sleep(0.2)
+        yield api, sandbox
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_the_demo_rebalances_a_sandbox_model(demo: tuple[str, str]) -> None:
+    api, sandbox = demo
+    with httpx.Client(timeout=30, trust_env=False) as http:
+        securities = http.get(f"{sandbox}/api/v1/securities").json()
+        by_ticker = {s["ticker"]: s["securityId"] for s in securities}
+        portfolios = [p["portfolioId"] for p in http.get(f"{sandbox}/api/v1/portfolios").json()[:3]]
+        positions = [
+            {"security_id": by_ticker[t], "target": target, "high_drift": 0.02, "low_drift": 0.02}
+            for t, target in (("AAPL", 0.25), ("MSFT", 0.25), ("AMZN", 0.2), ("JPM", 0.15))
+        ]
+        created = http.post(
+            f"{api}/api/v1/models",
+            json={"name": "Blue chips", "positions": positions, "portfolios": portfolios},
+        )
+        assert created.status_code == 201, created.text
+        model_id = created.json()["model_id"]
+
+        results = http.post(f"{api}/api/v1/model/{model_id}/rebalance")
+        assert results.status_code == 200, results.text
+        assert [r["portfolio_id"] for r in results.json()] == portfolios
+        assert all(r["status"] == "rebalanced" and r["transactions"] for r in results.json())
+
+        run_id = results.json()[0]["rebalance_id"]
+        stored = http.get(f"{api}/api/v1/rebalances", params={"sort_by": "-rebalance_date"}).json()
+        assert [r["rebalance_id"] for r in stored] == [run_id]
+        positions_url = f"{api}/api/v1/rebalance/{run_id}/portfolio/{portfolios[0]}/positions"
+        assert http.get(positions_url).status_code == 200
+        assert http.get(f"{api}/api/v1/model/{model_id}").json()["last_rebalance_date"]

@@ -1,0 +1,252 @@
+"""``ogs solve``: problems as JSON / JSON Lines in, one JSON result per problem out."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from order_generation.config import get_settings
+from order_generation.domain.optimizer import RebalanceProblem, SecurityTarget
+from order_generation.solve_command import run_solve
+from tests.unit.test_optimizer_oracle import check_solution, feasible_by_bounds
+
+WIDE = {"low_drift": "0.5", "high_drift": "0.5"}
+
+
+def position(sid: str, price: Any, quantity: Any = "0", target: Any = "0", **drifts: Any) -> dict:
+    return {"security_id": sid, "price": price, "quantity": quantity, "target": target, **drifts}
+
+
+SIMPLE = {
+    "id": "p1",
+    "cash": "10000",
+    "positions": [
+        position("A", "100", target="0.3", low_drift="0.05", high_drift="0.05"),
+        position("B", "33", target="0.2", low_drift="0.05", high_drift="0.05"),
+    ],
+}
+CASH_BINDING = {
+    "id": "p2",
+    "cash": 100,
+    "positions": [position("A", 30, target=0.5, **WIDE), position("B", 45, target=0.5, **WIDE)],
+}
+EMPTY_BAND = {
+    "id": "p3",
+    "cash": "100",
+    "positions": [position("A", "25", target="0.15", low_drift="0.05", high_drift="0.05")],
+}
+
+
+def run(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict], str]:
+    code = run_solve(path)
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "problems.jsonl"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def problem_from_json(data: dict) -> RebalanceProblem:
+    """An independent reading of the input format, for checking answers."""
+    return RebalanceProblem(
+        cash=Decimal(str(data["cash"])),
+        securities=tuple(
+            SecurityTarget(
+                p["security_id"],
+                Decimal(str(p["price"])),
+                Decimal(str(p.get("quantity", 0))),
+                Decimal(str(p.get("target", 0))),
+                Decimal(str(p.get("low_drift", 0))),
+                Decimal(str(p.get("high_drift", 0))),
+            )
+            for p in data["positions"]
+        ),
+    )
+
+
+def test_single_pretty_printed_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, results, err = run(write(tmp_path, json.dumps(SIMPLE, indent=2)), capsys)
+    assert (code, err) == (0, "")
+    assert results == [
+        {
+            "id": "p1",
+            "status": "optimal",
+            "market_value": "10000",
+            "quantities": {"A": 30, "B": 61},
+            "objective": "13",
+            "reason": None,
+            "method": "separable",
+        }
+    ]
+
+
+def test_json_lines_batch_keeps_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "\n".join(json.dumps(p) for p in (EMPTY_BAND, CASH_BINDING, SIMPLE)) + "\n\n"
+    code, results, _ = run(write(tmp_path, text), capsys)
+    assert code == 0
+    assert [r["id"] for r in results] == ["p3", "p2", "p1"]
+    assert [r["status"] for r in results] == ["infeasible", "optimal", "optimal"]
+    assert results[1]["quantities"] == {"A": 1, "B": 1}
+    assert results[1]["method"] == "milp"
+    reason = results[0]["reason"]
+    assert reason["kind"] == "empty_band"
+    assert reason["security_id"] == "A"
+    assert reason["details"]["price"] == "25"
+    assert "holds no whole unit" in reason["message"]
+
+
+def test_json_numbers_are_read_exactly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    problem = {"id": 7, "cash": 0.1, "positions": [position("A", 0.1, 2, target=0.5, **WIDE)]}
+    _, results, _ = run(write(tmp_path, json.dumps(problem)), capsys)
+    assert results[0]["id"] == 7
+    assert results[0]["market_value"] == "0.3"  # not 0.30000000000000004
+
+
+def test_omitted_quantity_target_and_drifts_default_to_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = {"cash": "50", "positions": [{"security_id": "A", "price": "10", "quantity": "5"}]}
+    _, results, _ = run(write(tmp_path, json.dumps(problem)), capsys)
+    assert results[0]["id"] is None
+    assert results[0]["quantities"] == {"A": 0}
+    assert results[0]["objective"] == "0"
+
+
+def test_reads_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(SIMPLE) + "\n" + json.dumps(SIMPLE)))
+    code, results, _ = run("-", capsys)
+    assert code == 0
+    assert len(results) == 2
+
+
+def test_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(tmp_path / "nope.jsonl")
+    code, results, err = run(missing, capsys)
+    assert (code, results) == (2, [])
+    assert "nope.jsonl" in err
+
+
+def test_invalid_single_document_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, results, err = run(write(tmp_path, '{\n  "cash": "1",\n  "positions": [,]\n}\n'), capsys)
+    assert (code, results) == (2, [])
+    assert "line 3" in err
+
+
+def test_empty_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(write(tmp_path, "\n  \n"), capsys)
+    assert code == 2
+    assert "no problem" in err
+
+
+def test_bad_line_among_many_reports_it_and_continues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_price = {**SIMPLE, "id": "bad", "positions": [position("A", "ten", target="0.1")]}
+    lines = [json.dumps(SIMPLE), "{not json", json.dumps(bad_price), json.dumps(CASH_BINDING)]
+    code, results, err = run(write(tmp_path, "\n".join(lines)), capsys)
+    assert code == 1
+    assert [r["status"] for r in results] == ["optimal", "error", "error", "optimal"]
+    assert results[1]["id"] is None
+    assert results[2]["id"] == "bad"
+    assert results[1]["reason"]["kind"] == "invalid_input"
+    assert results[1]["reason"]["message"].startswith("line 2:")
+    assert "positions[0].price" in results[2]["reason"]["message"]
+    assert "line 2:" in err
+    assert "line 3:" in err
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        ({"positions": []}, "cash: required"),
+        ({"cash": "1", "positions": {}}, "positions: must be a list"),
+        ({"cash": True, "positions": []}, "cash: must be a number"),
+        ({"cash": "NaN", "positions": []}, "cash: must be a finite number"),
+        ({"cash": "1", "positions": [{"price": "1"}]}, "positions[0].security_id: required"),
+        (
+            {"cash": "1", "positions": [position("A", "1"), position("A", "2")]},
+            "duplicate security_id 'A'",
+        ),
+        ([1, 2], "a problem must be a JSON object"),
+    ],
+)
+def test_invalid_problems_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], problem: Any, message: str
+) -> None:
+    text = json.dumps(SIMPLE) + "\n" + json.dumps(problem) + "\n"
+    code, results, err = run(write(tmp_path, text), capsys)
+    assert code == 1
+    assert results[1]["status"] == "error"
+    assert message in results[1]["reason"]["message"]
+    assert message in err
+
+
+def test_uses_the_configured_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OGS_OPTIMIZER_TIMEOUT_SECONDS", "0.000000001")
+    get_settings.cache_clear()
+    try:
+        _, results, _ = run(write(tmp_path, json.dumps(CASH_BINDING)), capsys)
+    finally:
+        get_settings.cache_clear()
+    assert results[0]["status"] == "timeout"
+    assert results[0]["reason"]["kind"] == "timeout"
+    assert results[0]["quantities"] == {}
+
+
+def random_problem(rng: random.Random, index: int) -> dict:
+    """A realistic problem; about one in five infeasible, some binding cash."""
+    n = rng.randint(1, 40)
+    prices = [round(rng.uniform(1, 2000), 2) for _ in range(n)]
+    mv = rng.choice([2_000, 50_000, 1_000_000, 30_000_000])
+    weights = [rng.random() for _ in range(n)]
+    total = rng.choice([0.9, 0.95, 1.0])
+    positions = []
+    for i, (price, weight) in enumerate(zip(prices, weights, strict=True)):
+        target = round(total * weight / sum(weights), 3)
+        drift = rng.choice(["0.002", "0.01", "0.05", "0.2"])
+        held = int(mv * weight / sum(weights) / price * rng.uniform(0.5, 1.5))
+        positions.append(
+            position(f"S{i}", str(price), held, str(target), low_drift=drift, high_drift=drift)
+        )
+    held_value = sum(p["quantity"] * Decimal(p["price"]) for p in positions)
+    cash = max(Decimal(0), Decimal(mv) - held_value)
+    return {"id": f"p{index}", "cash": str(cash), "positions": positions}
+
+
+@pytest.mark.slow
+def test_console_script_solves_1000_json_lines(tmp_path: Path) -> None:
+    rng = random.Random(20240601)
+    problems = [random_problem(rng, i) for i in range(1000)]
+    path = tmp_path / "batch.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in problems), encoding="utf-8")
+    ogs = Path(sys.executable).parent / "ogs"
+    done = subprocess.run(
+        [str(ogs), "solve", str(path)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["id"] for r in results] == [p["id"] for p in problems]
+    statuses = {r["status"] for r in results}
+    assert statuses <= {"optimal", "infeasible"}
+    for data, result in zip(problems, results, strict=True):
+        problem = problem_from_json(data)
+        assert (result["status"] == "optimal") == feasible_by_bounds(problem)
+        if result["status"] == "optimal":
+            assert check_solution(problem, result["quantities"]) == Decimal(result["objective"])
+    assert sum(r["status"] == "infeasible" for r in results) >= 50
+    assert sum(r["method"] == "milp" for r in results) >= 10
