@@ -89,8 +89,18 @@ def unit_bounds(
     last, rest = divmod(band_high, price)
     if rest < _ZERO:
         last -= _ONE
-    # The whole unit nearest the ideal; at an exact tie the one nearer the current holding (less
-    # trading), and the smaller one if the holding is half-way too.
+    nearest = nearest_unit(ideal, price, holding)
+    if nearest < first:
+        nearest = first
+    elif nearest > last:
+        nearest = last
+    return UnitBounds(price, ideal, band_low, band_high, first, last, nearest)
+
+
+def nearest_unit(ideal: Decimal, price: Decimal, holding: Decimal) -> Decimal:
+    """The whole unit whose value is nearest ``ideal`` (price > 0), before any band clamping; at
+    an exact tie the one nearer the current holding (less trading), and the smaller one if the
+    holding is half-way too. In the ``exact()`` context."""
     nearest, rest = divmod(ideal, price)
     if rest < _ZERO:
         nearest -= _ONE
@@ -98,11 +108,7 @@ def unit_bounds(
     twice_rest = rest + rest
     if twice_rest > price or (twice_rest == price and holding + holding > nearest + nearest + _ONE):
         nearest += _ONE
-    if nearest < first:
-        nearest = first
-    elif nearest > last:
-        nearest = last
-    return UnitBounds(price, ideal, band_low, band_high, first, last, nearest)
+    return nearest
 
 
 def ceil_div(value: Decimal, price: Decimal) -> Decimal:

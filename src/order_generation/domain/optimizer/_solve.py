@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from order_generation.domain.optimizer import _reasons
-from order_generation.domain.optimizer._exact import UnitBounds, ceil_div, exact, unit_bounds
+from order_generation.domain.optimizer._exact import (
+    UnitBounds,
+    ceil_div,
+    exact,
+    unit_bounds,
+)
 from order_generation.domain.optimizer._highs import OptimizerFailure
 from order_generation.domain.optimizer._milp import Cuttable, cheapest_cuts
 from order_generation.domain.optimizer._problem import (
@@ -26,6 +31,9 @@ from order_generation.domain.optimizer._problem import (
 )
 from order_generation.domain.optimizer._validate import validate
 from order_generation.domain.optimizer._verify import VerificationFailed, verify
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +64,9 @@ def optimize_rebalance(
     if isinstance(prepared, RebalanceSolution):
         return prepared
     if prepared.excess <= 0:
-        return _answer(prepared, [b.nearest for b in prepared.bounds], "separable")
+        return _answer(
+            problem, prepared.market_value, [b.nearest for b in prepared.bounds], "separable"
+        )
     remaining = time_limit_seconds - (time.monotonic() - started)
     return _cash_binding(prepared, remaining, time_limit_seconds)
 
@@ -71,7 +81,9 @@ def optimize_rebalance_inline(problem: RebalanceProblem) -> RebalanceSolution | 
     if isinstance(prepared, RebalanceSolution):
         return prepared
     if prepared.excess <= 0:
-        return _answer(prepared, [b.nearest for b in prepared.bounds], "separable")
+        return _answer(
+            problem, prepared.market_value, [b.nearest for b in prepared.bounds], "separable"
+        )
     return None
 
 
@@ -84,6 +96,9 @@ def _prepare(problem: RebalanceProblem) -> _Prepared | RebalanceSolution:
             return _infeasible(market_value, _reasons.non_positive_price(security))
     if market_value < 0:
         return _infeasible(market_value, _reasons.negative_market_value(market_value))
+    units = _separable_units(problem, market_value)
+    if units is not None:
+        return _answer(problem, market_value, units, "separable")
     with exact():
         bounds = [
             unit_bounds(market_value, s.price, s.quantity, s.target, s.low_drift, s.high_drift)
@@ -105,6 +120,41 @@ def _prepare(problem: RebalanceProblem) -> _Prepared | RebalanceSolution:
         return _Prepared(problem, market_value, bounds, spend - market_value)
 
 
+def _separable_units(problem: RebalanceProblem, market_value: Decimal) -> list[Decimal] | None:
+    """Each security's nearest whole unit, when every one lies inside its band and together they
+    fit the cash: then it is the answer, found without the full bounds (the common case, so it
+    costs one division per security instead of three). Otherwise None.
+
+    A nearest unit inside its band is exactly what ``unit_bounds`` would clamp it to, so both
+    paths give the same answer.
+    """
+    units: list[Decimal] = []
+    spend = _ZERO
+    with exact():
+        for s in problem.securities:
+            # ``nearest_unit`` written out: this loop is the whole cost of a typical rebalance.
+            price = s.price
+            unit, rest = divmod(market_value * s.target, price)
+            if rest < _ZERO:
+                unit -= _ONE
+                rest += price
+            twice_rest = rest + rest
+            if twice_rest > price or (
+                twice_rest == price and s.quantity + s.quantity > unit + unit + _ONE
+            ):
+                unit += _ONE
+            value = unit * price
+            if (
+                unit < _ZERO
+                or value < market_value * (s.target - s.low_drift)
+                or value > market_value * (s.target + s.high_drift)
+            ):
+                return None
+            units.append(unit)
+            spend += value
+        return units if spend <= market_value else None
+
+
 def _cash_binding(prepared: _Prepared, remaining: float, time_limit: float) -> RebalanceSolution:
     with exact():
         items = [
@@ -120,7 +170,8 @@ def _cash_binding(prepared: _Prepared, remaining: float, time_limit: float) -> R
     with exact():
         units = [b.nearest - cuts.by_index.get(i, 0) for i, b in enumerate(prepared.bounds)]
         _prefer_holdings(prepared, units)
-    return _answer(prepared, units, "milp" if cuts.proven else "milp-rounded")
+    method = "milp" if cuts.proven else "milp-rounded"
+    return _answer(prepared.problem, prepared.market_value, units, method)
 
 
 def _prefer_holdings(prepared: _Prepared, units: list[Decimal]) -> None:
@@ -142,14 +193,16 @@ def _prefer_holdings(prepared: _Prepared, units: list[Decimal]) -> None:
                 spend += step * b.price
 
 
-def _answer(prepared: _Prepared, units: list[Decimal], method: str) -> RebalanceSolution:
+def _answer(
+    problem: RebalanceProblem, market_value: Decimal, units: list[Decimal], method: str
+) -> RebalanceSolution:
     try:
-        objective = verify(prepared.problem, units)
+        objective = verify(problem, units)
     except VerificationFailed as failure:
         raise OptimizerFailure(f"an answer failed exact verification: {failure}") from failure
-    ids = (s.security_id for s in prepared.problem.securities)
+    ids = (s.security_id for s in problem.securities)
     quantities = {sid: int(u) for sid, u in zip(ids, units, strict=True)}
-    return RebalanceSolution("optimal", prepared.market_value, quantities, objective, None, method)
+    return RebalanceSolution("optimal", market_value, quantities, objective, None, method)
 
 
 def _infeasible(market_value: Decimal, reason: Infeasibility) -> RebalanceSolution:
