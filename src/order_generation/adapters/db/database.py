@@ -6,6 +6,7 @@ repositories bound to it; leaving the block without ``await uow.commit()`` rolls
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,9 +36,15 @@ class Database:
         # upgrades later can fail at once with "database is locked" when another writer got
         # there first; BEGIN IMMEDIATE takes the write lock up front and waits for it instead.
         self.write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
+        # Within this process, SQLite writers also queue here: a writer waiting in SQLite's own
+        # busy handler sleeps in growing steps and wakes late, which under concurrent requests
+        # cost more than the writes themselves. The busy timeout still covers other processes.
+        self._sqlite_writers = asyncio.Lock() if self.is_sqlite else None
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self.write_engine if write else self.engine)
+        if write:
+            return UnitOfWork(self.write_engine, self._sqlite_writers)
+        return UnitOfWork(self.engine, None)
 
     async def ping(self) -> None:
         """Raises if the database cannot answer a trivial query."""
@@ -54,14 +61,24 @@ class UnitOfWork:
     models: ModelRepository
     rebalances: RebalanceRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writers: asyncio.Lock | None) -> None:
         self._engine = engine
+        self._writers = writers
         self._connection: AsyncConnection | None = None
         self._committed = False
 
     async def __aenter__(self) -> UnitOfWork:
-        self._connection = await self._engine.connect()
-        await self._connection.begin()
+        if self._writers is not None:
+            await self._writers.acquire()
+        try:
+            self._connection = await self._engine.connect()
+            await self._connection.begin()
+        except BaseException:
+            if self._connection is not None:
+                await self._connection.close()
+            if self._writers is not None:
+                self._writers.release()
+            raise
         self.models = ModelRepository(self._connection)
         self.rebalances = RebalanceRepository(self._connection)
         return self
@@ -87,7 +104,11 @@ class UnitOfWork:
             if not self._committed:
                 await self._connection.rollback()
         finally:
-            await self._connection.close()
+            try:
+                await self._connection.close()
+            finally:
+                if self._writers is not None:
+                    self._writers.release()
 
 
 def _engine_options(url: URL) -> dict[str, Any]:
