@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, delete, func, insert, select
@@ -25,11 +26,8 @@ from order_generation.domain.rebalance import (
 )
 
 REBALANCE_SORT_FIELDS = ("rebalance_date", "rebalance_id", "model_name", "number_of_portfolios")
-_POSITION_FIELDS = [
-    c.name
-    for c in rebalance_positions.c
-    if c.name not in ("rebalance_id", "portfolio_id", "ordinal")
-]
+# Domain field order: rows are selected in it and turned into values positionally.
+_POSITION_FIELDS = [f.name for f in fields(PositionRebalance)]
 _PORTFOLIO_FIELDS = [
     "portfolio_id",
     "portfolio_name",
@@ -156,10 +154,10 @@ class RebalanceRepository:
         return (await self._db.execute(query)).first() is not None
 
     async def portfolios(self, rebalance_id: str) -> list[PortfolioRebalance]:
-        return (await self._portfolios_of([rebalance_id], None)).get(rebalance_id, [])
+        return await self._portfolios_of(rebalance_id, None)
 
     async def portfolio(self, rebalance_id: str, portfolio_id: str) -> PortfolioRebalance | None:
-        found = (await self._portfolios_of([rebalance_id], portfolio_id)).get(rebalance_id, [])
+        found = await self._portfolios_of(rebalance_id, portfolio_id)
         return found[0] if found else None
 
     async def delete(self, rebalance_id: str, expected_version: int) -> None:
@@ -181,40 +179,40 @@ class RebalanceRepository:
 
     async def _load(self, query: Select[Any]) -> list[RebalanceRun]:
         runs = (await self._db.execute(query)).all()
-        if not runs:
-            return []
-        ids = [r.rebalance_id for r in runs]
-        portfolios = await self._portfolios_of(ids, None)
-        prices: defaultdict[str, list[SecurityPrice]] = defaultdict(list)
-        for row in await self._db.execute(
-            select(rebalance_prices)
-            .where(rebalance_prices.c.rebalance_id.in_(ids))
-            .order_by(rebalance_prices.c.rebalance_id, rebalance_prices.c.security_id)
-        ):
-            prices[row.rebalance_id].append(SecurityPrice(row.security_id, row.ticker, row.price))
-        return [
-            RebalanceRun(
-                rebalance_id=r.rebalance_id,
-                model_id=r.model_id,
-                model_name=r.model_name,
-                rebalance_date=r.rebalance_date,
-                portfolios=tuple(portfolios[r.rebalance_id]),
-                prices=tuple(prices[r.rebalance_id]),
-                version=r.version,
-                created_at=r.created_at,
+        loaded = []
+        # One run at a time: an equality on the leading key column always uses the primary key
+        # index, where an IN list over runs of very different sizes can lead PostgreSQL's
+        # planner to scan the whole positions table.
+        for r in runs:
+            prices = await self._db.execute(
+                select(rebalance_prices)
+                .where(rebalance_prices.c.rebalance_id == r.rebalance_id)
+                .order_by(rebalance_prices.c.security_id)
             )
-            for r in runs
-        ]
+            loaded.append(
+                RebalanceRun(
+                    rebalance_id=r.rebalance_id,
+                    model_id=r.model_id,
+                    model_name=r.model_name,
+                    rebalance_date=r.rebalance_date,
+                    portfolios=tuple(await self._portfolios_of(r.rebalance_id, None)),
+                    prices=tuple(SecurityPrice(p.security_id, p.ticker, p.price) for p in prices),
+                    version=r.version,
+                    created_at=r.created_at,
+                )
+            )
+        return loaded
 
     async def _portfolios_of(
-        self, rebalance_ids: list[str], portfolio_id: str | None
-    ) -> dict[str, list[PortfolioRebalance]]:
+        self, rebalance_id: str, portfolio_id: str | None
+    ) -> list[PortfolioRebalance]:
         portfolio_query = select(rebalance_portfolios).where(
-            rebalance_portfolios.c.rebalance_id.in_(rebalance_ids)
+            rebalance_portfolios.c.rebalance_id == rebalance_id
         )
-        position_query = select(rebalance_positions).where(
-            rebalance_positions.c.rebalance_id.in_(rebalance_ids)
-        )
+        position_query = select(
+            rebalance_positions.c.portfolio_id,
+            *(rebalance_positions.c[f] for f in _POSITION_FIELDS),
+        ).where(rebalance_positions.c.rebalance_id == rebalance_id)
         if portfolio_id is not None:
             portfolio_query = portfolio_query.where(
                 rebalance_portfolios.c.portfolio_id == portfolio_id
@@ -222,30 +220,22 @@ class RebalanceRepository:
             position_query = position_query.where(
                 rebalance_positions.c.portfolio_id == portfolio_id
             )
-        positions: defaultdict[tuple[str, str], list[PositionRebalance]] = defaultdict(list)
+        positions: defaultdict[str, list[PositionRebalance]] = defaultdict(list)
         for row in await self._db.execute(
             position_query.order_by(
-                rebalance_positions.c.rebalance_id,
-                rebalance_positions.c.portfolio_id,
-                rebalance_positions.c.ordinal,
+                rebalance_positions.c.portfolio_id, rebalance_positions.c.ordinal
             )
         ):
-            positions[(row.rebalance_id, row.portfolio_id)].append(
-                PositionRebalance(**{f: getattr(row, f) for f in _POSITION_FIELDS})
+            positions[row[0]].append(PositionRebalance(*row[1:]))
+        return [
+            PortfolioRebalance(
+                **{f: getattr(row, f) for f in _PORTFOLIO_FIELDS},
+                positions=tuple(positions[row.portfolio_id]),
             )
-        found: defaultdict[str, list[PortfolioRebalance]] = defaultdict(list)
-        for row in await self._db.execute(
-            portfolio_query.order_by(
-                rebalance_portfolios.c.rebalance_id, rebalance_portfolios.c.ordinal
+            for row in await self._db.execute(
+                portfolio_query.order_by(rebalance_portfolios.c.ordinal)
             )
-        ):
-            found[row.rebalance_id].append(
-                PortfolioRebalance(
-                    **{f: getattr(row, f) for f in _PORTFOLIO_FIELDS},
-                    positions=tuple(positions[(row.rebalance_id, row.portfolio_id)]),
-                )
-            )
-        return found
+        ]
 
 
 def _includes_any(portfolio_ids: Sequence[str]) -> ColumnElement[bool]:
