@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from order_generation.sandbox import generate_data, write_data
+from order_generation.sandbox import SERVICE_URL_VARIABLES, generate_data, write_data
 
 V1 = "/api/v1"
 
@@ -158,10 +158,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         "OGS_PORT": str(api_port),
         "OGS_DATABASE_URL": database_url,
         "OGS_LOG_LEVEL": "WARNING",
-        **{
-            f"OGS_{name}_URL": sandbox_url
-            for name in ("PORTFOLIO_ACCOUNTING", "SECURITY", "PRICING", "PORTFOLIO", "ORDER")
-        },
+        **dict.fromkeys(SERVICE_URL_VARIABLES, sandbox_url),
     }
     print("== Service benchmark")
     print(

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         return value
 
 
+def service_url_fields() -> tuple[str, ...]:
+    """The settings that hold the GlobeCo base URLs (``portfolio_accounting_url``, …)."""
+    return tuple(f"{service}_url" for service in GLOBECO_URLS)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""

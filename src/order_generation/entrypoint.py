@@ -10,18 +10,10 @@ import structlog
 import uvicorn
 
 from order_generation.api.app import create_app
-from order_generation.config import Settings, get_settings
+from order_generation.config import Settings, get_settings, service_url_fields
 from order_generation.log_setup import configure_logging
 
 log = structlog.get_logger(__name__)
-
-SERVICE_URL_FIELDS = (
-    "portfolio_accounting_url",
-    "security_url",
-    "pricing_url",
-    "portfolio_url",
-    "order_url",
-)
 
 
 def serve(*, with_sandbox: bool = False, sandbox_data: str | None = None) -> int:
@@ -85,6 +77,6 @@ def sandbox_wired(settings: Settings, data_file: str | None) -> Iterator[Setting
         flush=True,
     )
     try:
-        yield settings.model_copy(update=dict.fromkeys(SERVICE_URL_FIELDS, url))
+        yield settings.model_copy(update=dict.fromkeys(service_url_fields(), url))
     finally:
         running.stop()

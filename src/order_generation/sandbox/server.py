@@ -7,17 +7,12 @@ from pathlib import Path
 
 import uvicorn
 
+from order_generation.config import service_url_fields
 from order_generation.sandbox.app import create_sandbox_app
 from order_generation.sandbox.datafile import SandboxDataError, load_data
 
-# The settings that point the service at a sandbox on ``url`` (all five services share it).
-SERVICE_URL_VARIABLES = (
-    "OGS_PORTFOLIO_ACCOUNTING_URL",
-    "OGS_SECURITY_URL",
-    "OGS_PRICING_URL",
-    "OGS_PORTFOLIO_URL",
-    "OGS_ORDER_URL",
-)
+# The environment variables that point the service at a sandbox (all five services share it).
+SERVICE_URL_VARIABLES = tuple(f"OGS_{field.upper()}" for field in service_url_fields())
 
 
 def serve_sandbox(

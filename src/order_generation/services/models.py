@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Literal
 
 from order_generation.adapters.db.database import Database, UnitOfWork
+from order_generation.adapters.db.model_repository import MODEL_SORT_FIELDS
 from order_generation.domain.errors import InvalidState, NotFound, RuleViolation, VersionConflict
 from order_generation.domain.investment_model import (
     InvestmentModel,
@@ -17,8 +18,6 @@ from order_generation.domain.investment_model import (
     require_object_id,
 )
 from order_generation.domain.paging import check_page, fit_page, parse_sort
-
-MODEL_SORT_FIELDS = ("model_id", "name", "last_rebalance_date")
 
 ModelChange = Callable[[InvestmentModel], InvestmentModel]
 
