@@ -41,7 +41,7 @@ class _Prepared:
     problem: RebalanceProblem
     market_value: Decimal
     bounds: list[UnitBounds]
-    excess: Decimal  # spend of the nearest units beyond the market value
+    excess: Decimal  # spend of the nearest units beyond the market value (> 0)
 
 
 def optimize_rebalance(
@@ -63,10 +63,6 @@ def optimize_rebalance(
     prepared = _prepare(problem)
     if isinstance(prepared, RebalanceSolution):
         return prepared
-    if prepared.excess <= 0:
-        return _answer(
-            problem, prepared.market_value, [b.nearest for b in prepared.bounds], "separable"
-        )
     remaining = time_limit_seconds - (time.monotonic() - started)
     return _cash_binding(prepared, remaining, time_limit_seconds)
 
@@ -80,14 +76,12 @@ def optimize_rebalance_inline(problem: RebalanceProblem) -> RebalanceSolution | 
     prepared = _prepare(problem)
     if isinstance(prepared, RebalanceSolution):
         return prepared
-    if prepared.excess <= 0:
-        return _answer(
-            problem, prepared.market_value, [b.nearest for b in prepared.bounds], "separable"
-        )
     return None
 
 
 def _prepare(problem: RebalanceProblem) -> _Prepared | RebalanceSolution:
+    """The answer when no solver is needed (infeasible, or the nearest units fit the cash),
+    else what the cash-binding solve needs."""
     validate(problem)
     securities = problem.securities
     market_value = problem.market_value
@@ -116,6 +110,8 @@ def _prepare(problem: RebalanceProblem) -> _Prepared | RebalanceSolution:
         return _infeasible(market_value, reason)
     if minimum > market_value:
         return _infeasible(market_value, _reasons.minimum_spend(minimum, market_value))
+    if spend <= market_value:  # some nearest units were clamped into their bands, and fit
+        return _answer(problem, market_value, [b.nearest for b in bounds], "separable")
     with exact():
         return _Prepared(problem, market_value, bounds, spend - market_value)
 
