@@ -85,50 +85,37 @@ async def delete_model(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+async def _changed(
+    db: DatabaseDep, model_id: str, change: service.ModelChange, version: int | None
+) -> ModelOut:
+    return ModelOut.of(await service.change_model(db, model_id, change, expected_version=version))
+
+
 @router.post("/model/{model_id}/position", response_model=ModelOut)
 async def add_position(model_id: str, body: PositionChange, db: DatabaseDep) -> ModelOut:
     position = body.to_domain()
-    model = await service.change_model(
-        db, model_id, lambda m: m.with_position_added(position), expected_version=body.version
-    )
-    return ModelOut.of(model)
+    return await _changed(db, model_id, lambda m: m.with_position_added(position), body.version)
 
 
 @router.put("/model/{model_id}/position", response_model=ModelOut)
 async def update_position(model_id: str, body: PositionChange, db: DatabaseDep) -> ModelOut:
     position = body.to_domain()
-    model = await service.change_model(
-        db, model_id, lambda m: m.with_position_updated(position), expected_version=body.version
-    )
-    return ModelOut.of(model)
+    return await _changed(db, model_id, lambda m: m.with_position_updated(position), body.version)
 
 
 @router.delete("/model/{model_id}/position", response_model=ModelOut)
 async def remove_position(model_id: str, body: PositionChange, db: DatabaseDep) -> ModelOut:
     position = body.to_domain()
-    model = await service.change_model(
-        db, model_id, lambda m: m.with_position_removed(position), expected_version=body.version
-    )
-    return ModelOut.of(model)
+    return await _changed(db, model_id, lambda m: m.with_position_removed(position), body.version)
 
 
 @router.post("/model/{model_id}/portfolio", response_model=ModelOut)
 async def add_portfolios(model_id: str, body: PortfoliosChange, db: DatabaseDep) -> ModelOut:
-    model = await service.change_model(
-        db,
-        model_id,
-        lambda m: m.with_portfolios_added(body.portfolios),
-        expected_version=body.version,
-    )
-    return ModelOut.of(model)
+    ids = body.portfolios
+    return await _changed(db, model_id, lambda m: m.with_portfolios_added(ids), body.version)
 
 
 @router.delete("/model/{model_id}/portfolio", response_model=ModelOut)
 async def remove_portfolios(model_id: str, body: PortfoliosChange, db: DatabaseDep) -> ModelOut:
-    model = await service.change_model(
-        db,
-        model_id,
-        lambda m: m.with_portfolios_removed(body.portfolios),
-        expected_version=body.version,
-    )
-    return ModelOut.of(model)
+    ids = body.portfolios
+    return await _changed(db, model_id, lambda m: m.with_portfolios_removed(ids), body.version)
