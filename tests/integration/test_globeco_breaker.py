@@ -6,6 +6,7 @@ The breakers run on a fake clock (``now``), so no test depends on how fast the m
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -160,52 +161,146 @@ async def test_a_closed_port_opens_the_circuit(sandbox: Sandbox, closed_port_url
             await clients.security.tickers()
 
 
-def test_half_open_allows_one_probe_at_a_time() -> None:
-    now = [0.0]
-    breaker = CircuitBreaker(1, 10.0, clock=lambda: now[0])
-    breaker.record_failure("HTTP 503")
-    now[0] = 10.0
+async def test_calls_during_the_probe_wait_for_it_and_then_go_ahead(
+    sandbox: Sandbox, breaking: GlobecoClients, clock: Clock
+) -> None:
+    # A burst after an outage (a model run's portfolios) is decided by one probe: the others
+    # neither fail fast nor hit the service before the probe has answered.
+    sandbox.fault("pricing", "down")
+    with pytest.raises(ServiceUnavailable):
+        await breaking.pricing.close_prices()
+    sandbox.clear_faults()
+    clock.now += RESET
 
-    breaker.before_attempt()  # the probe
-    assert breaker.state == "half_open"
-    with pytest.raises(CircuitOpenError, match="probe"):
-        breaker.before_attempt()
-    now[0] = 20.0  # the probe never reported back: another one may go
-    breaker.before_attempt()
-    breaker.record_success()
-    final: str = breaker.state  # (a plain str: mypy narrowed the property to "half_open")
-    assert final == "closed"
+    results = await asyncio.gather(*(breaking.pricing.close_prices() for _ in range(8)))
+
+    assert all(results)
+    assert breaking.circuit_states()["pricing"] == "closed"
+    assert sandbox.requests() == {PRICES: 2 + 8}
+
+
+async def test_calls_during_a_failing_probe_fail_fast_with_it(
+    sandbox: Sandbox, breaking: GlobecoClients, clock: Clock
+) -> None:
+    sandbox.fault("pricing", "down")
+    with pytest.raises(ServiceUnavailable):
+        await breaking.pricing.close_prices()
+    clock.now += RESET
+
+    outcomes = await asyncio.gather(
+        *(breaking.pricing.close_prices() for _ in range(8)), return_exceptions=True
+    )
+
+    assert all(isinstance(o, ServiceUnavailable) for o in outcomes)
+    assert sandbox.requests() == {PRICES: 2 + 1}  # only the probe reached the service
+    assert breaking.circuit_states()["pricing"] == "open"
+
+
+async def test_a_cancelled_probe_hands_its_turn_to_the_next_call(
+    sandbox: Sandbox, breaking: GlobecoClients, clock: Clock
+) -> None:
+    # The stuck-breaker bug: a probe cancelled with its task (a sibling portfolio failed) never
+    # reported, so every later call failed with "a probe request is already testing".
+    sandbox.fault("pricing", "down")
+    with pytest.raises(ServiceUnavailable):
+        await breaking.pricing.close_prices()
+    sandbox.fault("pricing", "slow", delay_ms=1000)
+    clock.now += RESET
+    probe = asyncio.create_task(breaking.pricing.close_prices())
+    await asyncio.sleep(0.2)  # the probe is waiting for the slow answer
+    assert breaking.circuit_states()["pricing"] == "half_open"
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    sandbox.clear_faults()
+
+    assert await breaking.pricing.close_prices()  # no wait for another reset period
+    assert breaking.circuit_states()["pricing"] == "closed"
+
+
+def _opened(breaker: CircuitBreaker, now: list[float]) -> None:
+    async def fail_once() -> None:
+        attempt = await breaker.admit()
+        attempt.failed("HTTP 503")
+        attempt.release()
+
+    asyncio.run(fail_once())
+    now[0] += 10.0
 
 
 def test_an_inconclusive_probe_hands_its_turn_to_the_next_attempt() -> None:
     now = [0.0]
     breaker = CircuitBreaker(1, 10.0, clock=lambda: now[0])
-    breaker.record_failure("HTTP 503")
-    now[0] = 10.0
-    breaker.before_attempt()  # the probe
+    _opened(breaker, now)
 
-    breaker.record_inconclusive()
-    breaker.before_attempt()  # the next probe, at once
-    with pytest.raises(CircuitOpenError, match="probe"):
-        breaker.before_attempt()
-    breaker.record_failure("HTTP 503")
-    final: str = breaker.state
-    assert final == "open"
+    async def scenario() -> None:
+        probe = await breaker.admit()
+        probe.inconclusive()
+        following = await breaker.admit()  # the next probe, at once
+        assert breaker.state == "half_open"
+        following.failed("HTTP 503")
+        with pytest.raises(CircuitOpenError, match="circuit open"):
+            await breaker.admit()
+
+    asyncio.run(scenario())
+
+
+def test_a_probe_that_goes_silent_is_replaced_after_the_reset_time() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(1, 0.05, clock=lambda: now[0])
+
+    async def scenario() -> None:
+        first = await breaker.admit()
+        first.failed("HTTP 503")
+        now[0] += 0.05
+        await breaker.admit()  # the probe, which never reports
+        now[0] += 0.05  # its turn has passed: the next attempt probes instead of waiting
+        replacement = await breaker.admit()
+        replacement.succeeded()
+        assert breaker.state == "closed"
+
+    asyncio.run(scenario())
 
 
 def test_an_inconclusive_attempt_changes_no_count() -> None:
     breaker = CircuitBreaker(2, 10.0)
-    breaker.record_failure("HTTP 503")
-    breaker.record_inconclusive()
-    breaker.record_failure("HTTP 503")
 
+    async def scenario() -> None:
+        for report in ("failed", "inconclusive", "release", "failed"):
+            attempt = await breaker.admit()
+            if report == "failed":
+                attempt.failed("HTTP 503")
+            elif report == "inconclusive":
+                attempt.inconclusive()
+            attempt.release()
+
+    asyncio.run(scenario())
     assert breaker.state == "open"
 
 
 def test_a_success_resets_the_consecutive_failure_count() -> None:
     breaker = CircuitBreaker(2, 10.0)
-    breaker.record_failure("HTTP 503")
-    breaker.record_success()
-    breaker.record_failure("HTTP 503")
 
+    async def scenario() -> None:
+        for succeeded in (False, True, False):
+            attempt = await breaker.admit()
+            if succeeded:
+                attempt.succeeded()
+            else:
+                attempt.failed("HTTP 503")
+
+    asyncio.run(scenario())
+    assert breaker.state == "closed"
+
+
+def test_only_the_first_report_of_an_attempt_counts() -> None:
+    breaker = CircuitBreaker(1, 10.0)
+
+    async def scenario() -> None:
+        attempt = await breaker.admit()
+        attempt.succeeded()
+        attempt.failed("HTTP 503")  # ignored: already reported
+        attempt.release()
+
+    asyncio.run(scenario())
     assert breaker.state == "closed"

@@ -26,7 +26,7 @@ from tenacity import (
     wait_random,
 )
 
-from order_generation.adapters.globeco._breaker import CircuitBreaker, CircuitOpenError
+from order_generation.adapters.globeco._breaker import Attempt, CircuitBreaker, CircuitOpenError
 from order_generation.domain.errors import InvalidServiceResponse, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
@@ -39,6 +39,20 @@ class RetryPolicy:
     attempts: int
     backoff_initial_seconds: float
     backoff_max_seconds: float
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    path: str
+    params: Mapping[str, str | int] | None
+    body: Any
+    accept: frozenset[int]
+    idempotent: bool
+
+    @property
+    def what(self) -> str:
+        return f"{self.method} {self.path}"
 
 
 class _Retryable(Exception):
@@ -120,7 +134,7 @@ class ServiceHttp:
         accept: Collection[int],
         idempotent: bool,
     ) -> Reply:
-        what = f"{method} {path}"
+        call = _Call(method, path, params, body, frozenset(accept), idempotent)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
             # initial·2^(n-1), capped at max, plus up to ``initial`` of random jitter so that
@@ -131,46 +145,50 @@ class ServiceHttp:
             )
             + wait_random(0, self._retry.backoff_initial_seconds),
             retry=retry_if_exception_type(_Retryable),
-            before_sleep=lambda state: self._log_retry(state, what),
+            before_sleep=lambda state: self._log_retry(state, call.what),
             reraise=True,
         )
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(method, path, what, params, body, accept, idempotent)
+                    return await self._attempt(call)
         except _Retryable as exc:
             attempts = retrying.statistics.get("attempt_number", self._retry.attempts)
             raise ServiceUnavailable(
-                self.service, f"{what} failed after {attempts} attempt(s): {exc}"
+                self.service, f"{call.what} failed after {attempts} attempt(s): {exc}"
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _attempt(
-        self,
-        method: str,
-        path: str,
-        what: str,
-        params: Mapping[str, str | int] | None,
-        body: Any,
-        accept: Collection[int],
-        idempotent: bool,
-    ) -> Reply:
+    async def _attempt(self, call: _Call) -> Reply:
         try:
-            self.breaker.before_attempt()
+            attempt = await self.breaker.admit()
         except CircuitOpenError as exc:
-            raise ServiceUnavailable(self.service, f"{what} not attempted: {exc}") from None
+            raise ServiceUnavailable(self.service, f"{call.what} not attempted: {exc}") from None
+        try:
+            return await self._exchange(call, attempt)
+        finally:
+            attempt.release()  # an attempt cancelled mid-way decides nothing (see _breaker)
+
+    async def _exchange(self, call: _Call, attempt: Attempt) -> Reply:
+        what, idempotent = call.what, call.idempotent
         try:
             response = await self._client.request(
-                method, self.base_url + path, params=params, json=body, timeout=self._timeout
+                call.method,
+                self.base_url + call.path,
+                params=call.params,
+                json=call.body,
+                timeout=self._timeout,
             )
         except httpx.TimeoutException as exc:
             self._fail(
+                attempt,
                 f"timed out after {self._timeout:g} s ({type(exc).__name__})",
                 what,
                 retry=idempotent or isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
             )
         except httpx.TransportError as exc:
             self._fail(
+                attempt,
                 f"connection failed ({type(exc).__name__}: {exc or 'no detail'})",
                 what,
                 retry=idempotent or isinstance(exc, httpx.ConnectError),
@@ -178,31 +196,34 @@ class ServiceHttp:
         except httpx.RequestError as exc:
             # DecodingError (a body that is not the gzip it claims, ...): the service answered,
             # but the answer cannot be read.
-            self.breaker.record_success()
+            attempt.succeeded()
             raise InvalidServiceResponse(
                 self.service, f"{what} answered with a body that cannot be read ({exc})"
             ) from None
         status = response.status_code
-        if status in accept:
+        if status in call.accept:
             if status >= 500:
                 # Accepted but ambiguous (accounting's 500 for "no balance rows"): the caller's
                 # follow-up request tells whether the service is healthy.
-                self.breaker.record_inconclusive()
+                attempt.inconclusive()
             else:
-                self.breaker.record_success()
+                attempt.succeeded()
             return Reply(self.service, what, status, response)
         if status >= 500:
             self._fail(
-                f"HTTP {status}: {_snippet(response)}", what, retry=idempotent or status == 503
+                attempt,
+                f"HTTP {status}: {_snippet(response)}",
+                what,
+                retry=idempotent or status == 503,
             )
         # The service is up, but answered in a way its contract does not allow for this call.
-        self.breaker.record_success()
+        attempt.succeeded()
         raise InvalidServiceResponse(
             self.service, f"{what} answered HTTP {status} unexpectedly: {_snippet(response)}"
         )
 
-    def _fail(self, problem: str, what: str, *, retry: bool) -> NoReturn:
-        self.breaker.record_failure(problem)
+    def _fail(self, attempt: Attempt, problem: str, what: str, *, retry: bool) -> NoReturn:
+        attempt.failed(problem)
         if retry:
             raise _Retryable(problem)
         raise ServiceUnavailable(
