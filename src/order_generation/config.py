@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     # --- Database ----------------------------------------------------------------------------
     database_url: str = DEFAULT_DATABASE_URL
     database_echo: bool = False
+    database_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
 
     # --- GlobeCo services --------------------------------------------------------------------
     portfolio_accounting_url: str = GLOBECO_URLS["portfolio_accounting"]
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     circuit_failure_threshold: int = Field(default=5, ge=1)
     circuit_reset_seconds: float = Field(default=30.0, gt=0)
     security_cache_ttl_seconds: float = Field(default=600.0, ge=0)
+    optional_lookup_timeout_seconds: float = Field(default=1.0, gt=0)
 
     # --- Demo sandbox (ogs serve --sandbox) ---------------------------------------------------
     sandbox_port: int = Field(default=8099, ge=0, le=65535)

@@ -10,6 +10,7 @@ import structlog
 import uvicorn
 
 from order_generation.api.app import create_app
+from order_generation.api.http_protocol import ErrorShapeHttpProtocol
 from order_generation.config import Settings, get_settings, service_url_fields
 from order_generation.log_setup import configure_logging
 
@@ -28,6 +29,8 @@ def serve(*, with_sandbox: bool = False, sandbox_data: str | None = None) -> int
             port=settings.port,
             log_config=None,
             proxy_headers=True,
+            http=ErrorShapeHttpProtocol,
+            server_header=False,  # no version banner (SPEC §10)
         )
     return 0
 

@@ -33,7 +33,8 @@ async def test_ready_turns_503_when_the_database_goes_away(postgres_server_url: 
                 await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
                 gone = await api.get("/health/ready")
                 assert gone.status_code == 503
-                assert gone.json()["status"] == "unavailable"
+                assert gone.json()["code"] == "DATABASE_UNAVAILABLE"
+                assert gone.headers["retry-after"].isdigit()
                 assert (await api.get("/health/live")).status_code == 200
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -268,43 +267,6 @@ async def test_a_portfolio_cannot_join_a_second_model(api: httpx.AsyncClient) ->
     assert first["model_id"] in body["detail"]
     assert_error(await api.post(f"{V1}/models", json={"name": "x", "portfolios": [PF[0]]}), 400)
     assert (await api.get(f"{V1}/model/{second['model_id']}")).json() == second
-
-
-async def test_concurrent_puts_with_one_version_have_exactly_one_winner(
-    api: httpx.AsyncClient,
-) -> None:
-    created = await create(api, positions=[position(0, "0.1")])
-    url = f"{V1}/model/{created['model_id']}"
-
-    async def put(i: int) -> httpx.Response:
-        body = {
-            "name": f"writer {i}",
-            "positions": [position(0, "0.1")],
-            "portfolios": [],
-            "version": 1,
-        }
-        return await api.put(url, json=body)
-
-    responses = await asyncio.gather(*(put(i) for i in range(20)))
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200] + [409] * 19
-    winner = next(r.json() for r in responses if r.status_code == 200)
-    assert (await api.get(url)).json() == winner
-    assert winner["version"] == 2
-
-
-async def test_concurrent_unversioned_changes_are_never_lost(api: httpx.AsyncClient) -> None:
-    created = await create(api)
-    url = f"{V1}/model/{created['model_id']}"
-    responses = await asyncio.gather(
-        *(api.post(f"{url}/portfolio", json={"portfolios": [PF[i]]}) for i in range(8)),
-        *(api.post(f"{url}/position", json=position(i, "0.05")) for i in range(8)),
-    )
-    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
-    final = (await api.get(url)).json()
-    assert sorted(final["portfolios"]) == PF[:8]
-    assert sorted(p["security_id"] for p in final["positions"]) == SEC[:8]
-    assert final["version"] == 17
 
 
 async def test_operations_endpoints(api: httpx.AsyncClient) -> None:

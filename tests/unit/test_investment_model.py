@@ -171,6 +171,22 @@ def test_name_is_required_and_at_most_255_characters(name: str) -> None:
     assert rule_of(exc) == "INVALID_NAME"
 
 
+@pytest.mark.parametrize(
+    "name", ["a\ud800b", "\udfff", "a\x00b", "tab\there", "line\nbreak", "del\x7f", "c1\x85"]
+)
+def test_name_is_valid_unicode_without_control_characters(name: str) -> None:
+    # A lone surrogate cannot be stored as UTF-8; NUL is refused by PostgreSQL and kept by
+    # SQLite: both databases must give the same answer, before either is reached.
+    with pytest.raises(RuleViolation, match="control character|not valid Unicode") as exc:
+        new_model(name, (), ())
+    assert rule_of(exc) == "INVALID_NAME"
+
+
+@pytest.mark.parametrize("name", ["Growth – 2026", "成长型", "Ünïcödé 🚀", "a b"])
+def test_names_in_any_script_are_accepted(name: str) -> None:
+    assert new_model(name, (), ()).name == name
+
+
 def test_name_of_255_characters_is_accepted() -> None:
     assert new_model("x" * 255, (), ()).name == "x" * 255
 

@@ -23,6 +23,7 @@ from order_generation.domain.rebalance import (
     PortfolioRebalance,
     RebalanceRun,
     SecurityPrice,
+    failed_outcome,
     position_outcome,
 )
 
@@ -57,8 +58,9 @@ def test_builders_match_the_documented_models() -> None:
         "d" * 24,
         "e" * 24,
         "Model",
+        3,
         NOW,
-        (portfolio(),),
+        (portfolio(), failed_outcome("f" * 24, "Broken", "holdings unreadable")),
         (SecurityPrice(SEC[0], "X", Decimal("12.34")),),
         1,
         NOW,
@@ -66,6 +68,7 @@ def test_builders_match_the_documented_models() -> None:
     for model, value in (
         (RebalanceOut, run_json(run)),
         (PortfolioOut, portfolio_json(run.portfolios[0])),
+        (PortfolioOut, portfolio_json(run.portfolios[1])),
         (PositionOut, position_json(run.portfolios[0].positions[0])),
         (RebalanceResultOut, result_json(run.rebalance_id, run.portfolios[0])),
     ):

@@ -15,7 +15,8 @@ from order_generation.adapters.db.migrate import upgrade
 from order_generation.adapters.globeco import GlobecoClients
 from order_generation.api.errors import install_error_handlers
 from order_generation.api.middleware import ObservabilityMiddleware
-from order_generation.api.routes import health, models, rebalances, rebalancing
+from order_generation.api.openapi import install_openapi
+from order_generation.api.routes import API_PREFIX, health, models, rebalances, rebalancing
 from order_generation.config import Settings
 from order_generation.services.rebalancing import Rebalancer
 
@@ -24,7 +25,11 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            database = Database(settings.database_url, echo=settings.database_echo)
+            database = Database(
+                settings.database_url,
+                echo=settings.database_echo,
+                timeout_seconds=settings.database_timeout_seconds,
+            )
             stack.push_async_callback(database.dispose)
             await upgrade(database)
             clients = await stack.enter_async_context(GlobecoClients.from_settings(settings))
@@ -38,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
                 clients,
                 optimizer_timeout_seconds=settings.optimizer_timeout_seconds,
                 concurrency=settings.rebalance_concurrency,
+                optional_lookup_timeout_seconds=settings.optional_lookup_timeout_seconds,
                 solver_pool=solver_pool,
             )
             yield
@@ -50,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app, database_paths=(API_PREFIX, "/health/ready"))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

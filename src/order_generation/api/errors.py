@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from order_generation.domain.errors import (
     DomainError,
@@ -21,7 +22,7 @@ from order_generation.domain.errors import (
     NoFeasibleRebalance,
     NotFound,
     RuleViolation,
-    ServiceUnavailable,
+    Unavailable,
     VersionConflict,
 )
 
@@ -33,8 +34,15 @@ STATUS_OF: dict[type[DomainError], int] = {
     VersionConflict: 409,
     InvalidState: 422,
     NoFeasibleRebalance: 422,
-    ServiceUnavailable: 503,
+    Unavailable: 503,
 }
+
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def body_too_large() -> JSONResponse:
+    return error_response(413, f"request body larger than {MAX_BODY_BYTES} bytes", "BODY_TOO_LARGE")
 
 
 def error_response(
@@ -49,24 +57,32 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
+    # Unexpected exceptions (bugs) are answered by ObservabilityMiddleware, not here: a handler
+    # for Exception runs in Starlette's outermost layer, which re-raises after answering.
 
 
 async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
     status = next(s for kind, s in STATUS_OF.items() if isinstance(error, kind))
-    if status >= 500:
-        log.warning("request failed", path=request.url.path, code=error.code, detail=error.message)
-    return error_response(status, error.message, error.code, error.errors)
+    response = error_response(status, error.message, error.code, error.errors)
+    if isinstance(error, Unavailable):
+        log.error("request failed", path=request.url.path, code=error.code, detail=error.message)
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
     # SPEC §3: malformed input is a 400 (422 is reserved for "no feasible rebalance").
     fields = [_field_error(e) for e in error.errors()]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-    return error_response(400, f"invalid request: {summary}", "INVALID_REQUEST", fields)
+    # Path parameters are ids: the same code as an id the domain refuses.
+    in_path = any(e.get("loc", ("",))[0] == "path" for e in error.errors())
+    code = "INVALID_ID" if in_path else "INVALID_REQUEST"
+    return error_response(400, f"invalid request: {summary}", code, fields)
 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    if error.status_code == 413:  # FastAPI's max_body_size, counting the bytes received
+        return body_too_large()
     try:
         code = HTTPStatus(error.status_code).name
     except ValueError:
@@ -74,12 +90,19 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> JSONRe
     response = error_response(error.status_code, str(error.detail), code)
     for name, value in (error.headers or {}).items():
         response.headers[name] = value
+    if error.status_code == 405:
+        # Starlette names only the methods of the first route matching the path; FastAPI has
+        # one route per method, so the others would be missing.
+        response.headers["Allow"] = ", ".join(sorted(_methods_of_path(request)))
     return response
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("unhandled error", path=request.url.path, method=request.method)
-    return error_response(500, "internal server error", "INTERNAL_ERROR")
+def _methods_of_path(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return methods
 
 
 def _field_error(error: Any) -> dict[str, str]:

@@ -1,7 +1,13 @@
-"""Cross-cutting HTTP concerns: request ids, Prometheus metrics, a request size limit.
+"""Cross-cutting HTTP concerns: request ids, Prometheus metrics, the declared-size check, and
+the request-size limit, and the last line of defence for bugs.
 
 Written as plain ASGI middleware: it sees the route template the router resolved (for metric
 labels that do not explode with ids) and adds no per-request task of its own.
+
+Bodies are capped twice: a declared ``Content-Length`` above the limit is refused before
+anything is read, and the bytes actually received are counted (chunked bodies declare nothing),
+so reading stops at the limit. (FastAPI's own ``max_body_size`` answers a declared oversize in
+plain text, outside the one error shape.)
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import uuid
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from order_generation.api.errors import error_response
+from order_generation.api.errors import MAX_BODY_BYTES, body_too_large, error_response
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
+log = structlog.get_logger(__name__)
+
 
 REQUESTS = Counter(
     "ogs_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -41,24 +49,49 @@ class ObservabilityMiddleware:
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
         length = headers.get(b"content-length")
         status = 500
+        status_sent = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
                 status = message["status"]
+                status_sent = True
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
+
+        received = 0
+
+        async def receive_counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    # An HTTPException passes through FastAPI's body parsing untouched and is
+                    # answered by the error handlers (413 BODY_TOO_LARGE).
+                    raise HTTPException(413)
+            return message
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-                response = error_response(
-                    413, f"request body larger than {MAX_BODY_BYTES} bytes", "BODY_TOO_LARGE"
-                )
-                await response(scope, receive, send_with_id)
+                await body_too_large()(scope, receive, send_with_id)
             else:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, receive_counted, send_with_id)
+        except HTTPException as error:  # the body limit, hit outside FastAPI's handlers
+            if status_sent or error.status_code != 413:
+                raise
+            await body_too_large()(scope, receive, send_with_id)
+        except Exception:
+            # A bug. Answered here rather than by Starlette's outermost handler, which would log
+            # it a second time and drop the keep-alive connection.
+            log.exception("unhandled error", method=scope["method"], path=scope["path"])
+            if status_sent:
+                raise  # too late for an error response: uvicorn closes the connection
+            await error_response(500, "internal server error", "INTERNAL_ERROR")(
+                scope, receive, send_with_id
+            )
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
             route = getattr(scope.get("route"), "path", "unmatched")

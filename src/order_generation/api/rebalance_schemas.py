@@ -9,6 +9,7 @@ test validates every builder's output against its class so the two cannot drift 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pydantic_core
@@ -16,7 +17,12 @@ from fastapi import Response
 from pydantic import BaseModel, Field
 
 from order_generation.api.schemas import ObjectId, RequestBody, json_number
-from order_generation.domain.rebalance import PortfolioRebalance, PositionRebalance, RebalanceRun
+from order_generation.domain.rebalance import (
+    PortfolioRebalance,
+    PortfolioStatus,
+    PositionRebalance,
+    RebalanceRun,
+)
 
 Number = int | float
 Json = dict[str, Any]
@@ -43,7 +49,7 @@ class RebalanceResultOut(BaseModel):
     portfolio_id: str
     portfolio_name: str | None
     rebalance_id: str
-    status: Literal["rebalanced", "infeasible"]
+    status: PortfolioStatus
     reason: str | None
     transactions: list[TransactionOut]
     drifts: list[DriftOut]
@@ -69,11 +75,11 @@ class PositionOut(BaseModel):
 class PortfolioOut(BaseModel):
     portfolio_id: str
     portfolio_name: str | None
-    status: Literal["rebalanced", "infeasible"]
+    status: PortfolioStatus
     reason: str | None
-    market_value: Number
-    cash_before_rebalance: Number
-    cash_after_rebalance: Number
+    market_value: Number | None = Field(description="null only for a failed portfolio")
+    cash_before_rebalance: Number | None
+    cash_after_rebalance: Number | None
     positions: list[PositionOut]
 
 
@@ -81,6 +87,9 @@ class RebalanceOut(BaseModel):
     rebalance_id: str
     model_id: str
     model_name: str
+    model_version: int | None = Field(
+        description="the model version the run read (null for runs stored before 0.2)"
+    )
     rebalance_date: datetime
     number_of_portfolios: int
     portfolios: list[PortfolioOut]
@@ -155,9 +164,9 @@ def portfolio_json(p: PortfolioRebalance) -> Json:
         "portfolio_name": p.portfolio_name,
         "status": p.status,
         "reason": p.reason,
-        "market_value": json_number(p.market_value),
-        "cash_before_rebalance": json_number(p.cash_before_rebalance),
-        "cash_after_rebalance": json_number(p.cash_after_rebalance),
+        "market_value": _optional_number(p.market_value),
+        "cash_before_rebalance": _optional_number(p.cash_before_rebalance),
+        "cash_after_rebalance": _optional_number(p.cash_after_rebalance),
         "positions": [position_json(position) for position in p.positions],
     }
 
@@ -167,9 +176,14 @@ def run_json(run: RebalanceRun) -> Json:
         "rebalance_id": run.rebalance_id,
         "model_id": run.model_id,
         "model_name": run.model_name,
+        "model_version": run.model_version,
         "rebalance_date": run.rebalance_date,
         "number_of_portfolios": run.number_of_portfolios,
         "portfolios": [portfolio_json(p) for p in run.portfolios],
         "version": run.version,
         "created_at": run.created_at,
     }
+
+
+def _optional_number(value: Decimal | None) -> int | float | None:
+    return None if value is None else json_number(value)

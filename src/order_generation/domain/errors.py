@@ -63,14 +63,38 @@ class NoFeasibleRebalance(DomainError):
     code = "NO_FEASIBLE_SOLUTION"
 
 
-class ServiceUnavailable(DomainError):
+class Unavailable(DomainError):
+    """Something the request needs is unavailable for now: HTTP 503 with ``Retry-After``."""
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class ServiceUnavailable(Unavailable):
     """A required GlobeCo service failed after retries, or its circuit is open: HTTP 503."""
 
     code = "SERVICE_UNAVAILABLE"
 
-    def __init__(self, service: str, message: str) -> None:
-        super().__init__(f"{service} service unavailable: {message}")
+    def __init__(self, service: str, message: str, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(
+            f"{service} service unavailable: {message}", retry_after_seconds=retry_after_seconds
+        )
         self.service = service
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached or did not answer in time: HTTP 503."""
+
+    code = "DATABASE_UNAVAILABLE"
+
+
+class Overloaded(Unavailable):
+    """Too many requests of this kind are being worked on already: HTTP 503."""
+
+    code = "OVERLOADED"
 
 
 class InvalidServiceResponse(ServiceUnavailable):

@@ -11,6 +11,7 @@ import itertools
 import os
 import re
 import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ MAX_NAME_LENGTH = 255
 # Weights beyond 10 decimal places carry no meaning for a portfolio and would only make storage
 # and arithmetic unbounded, so they are refused rather than silently rounded.
 MAX_DECIMAL_PLACES = 10
+# Fields GET /models can sort by (SPEC §3); default order is creation order.
+MODEL_SORT_FIELDS = ("model_id", "name", "last_rebalance_date")
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 _id_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
@@ -249,4 +252,20 @@ def _valid_name(name: str) -> str:
             f"name is required and at most {MAX_NAME_LENGTH} characters (got {len(name)})",
             code="INVALID_NAME",
         )
+    require_plain_text(name, "name")
     return name
+
+
+def require_plain_text(text: str, what: str) -> str:
+    """``text`` if it is valid Unicode without control characters, else RuleViolation saying
+    where. A lone surrogate (possible in JSON) has no UTF-8 form; control characters (NUL
+    above all) are stored differently, or refused, by different databases."""
+    for index, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            problem = f"is not valid Unicode (a lone surrogate at position {index})"
+        elif unicodedata.category(char) == "Cc":
+            problem = f"holds a control character (U+{ord(char):04X} at position {index})"
+        else:
+            continue
+        raise RuleViolation(f"{what} {problem}", code=f"INVALID_{what.upper()}")
+    return text

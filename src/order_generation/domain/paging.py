@@ -22,8 +22,8 @@ class Page:
 
 def parse_sort(text: str | None, allowed: Sequence[str]) -> tuple[SortKey, ...]:
     """``"name,-model_id"`` → keys; ``+`` (or a space, which is what ``+`` decodes to in a
-    query string) means ascending, ``-`` descending. Unknown fields → RuleViolation listing the
-    valid ones."""
+    query string) means ascending, ``-`` descending; a field named again is ignored (its first
+    mention already decided the order). Unknown fields → RuleViolation listing the valid ones."""
     if text is None:
         return ()
     keys: list[SortKey] = []
@@ -38,9 +38,8 @@ def parse_sort(text: str | None, allowed: Sequence[str]) -> tuple[SortKey, ...]:
                 "each optionally prefixed with + (ascending) or - (descending)",
                 code="INVALID_SORT",
             )
-        if any(key.field == name for key in keys):
-            raise RuleViolation(f"sort_by names {name!r} twice", code="INVALID_SORT")
-        keys.append(SortKey(name, descending))
+        if all(key.field != name for key in keys):
+            keys.append(SortKey(name, descending))
     return tuple(keys)
 
 

@@ -18,8 +18,15 @@ from order_generation.domain.market import PortfolioHoldings
 from order_generation.domain.optimizer import RebalanceProblem, RebalanceSolution, SecurityTarget
 
 TransactionType = Literal["BUY", "SELL"]
-PortfolioStatus = Literal["rebalanced", "infeasible"]
+# failed: this portfolio's own data could not be read (one malformed answer) while the services
+# as a whole were up; the run goes on without it (SPEC §8).
+PortfolioStatus = Literal["rebalanced", "infeasible", "failed"]
 ACTUAL_PLACES = Decimal("0.0001")
+# Fields GET /rebalances can sort by (SPEC §3); default order is newest first.
+# GET /rebalances pages (SPEC §3): 10 runs unless asked, at most 100.
+DEFAULT_RUN_LIMIT = 10
+MAX_RUN_LIMIT = 100
+REBALANCE_SORT_FIELDS = ("rebalance_date", "rebalance_id", "model_name", "number_of_portfolios")
 
 
 class MissingPrices(Exception):
@@ -61,15 +68,16 @@ class PositionRebalance:
 
 @dataclass(frozen=True, slots=True)
 class PortfolioRebalance:
-    """The outcome for one portfolio of a run (SPEC §3 ``Portfolio``)."""
+    """The outcome for one portfolio of a run (SPEC §3 ``Portfolio``). The money figures are
+    None only for a ``failed`` portfolio, whose holdings could not be read."""
 
     portfolio_id: str
     portfolio_name: str | None
     status: PortfolioStatus
     reason: str | None
-    market_value: Decimal
-    cash_before_rebalance: Decimal
-    cash_after_rebalance: Decimal
+    market_value: Decimal | None
+    cash_before_rebalance: Decimal | None
+    cash_after_rebalance: Decimal | None
     positions: tuple[PositionRebalance, ...]
 
     @property
@@ -89,11 +97,13 @@ class SecurityPrice:
 @dataclass(frozen=True, slots=True)
 class RebalanceRun:
     """A stored rebalance (SPEC §3 ``Rebalance``): every portfolio of one request, and the
-    prices they were valued at, so the run can be re-derived later."""
+    prices they were valued at, so the run can be re-derived later. ``model_version`` is the
+    version of the model the run read (None for runs stored before it was recorded)."""
 
     rebalance_id: str
     model_id: str
     model_name: str
+    model_version: int | None
     rebalance_date: datetime
     portfolios: tuple[PortfolioRebalance, ...]
     prices: tuple[SecurityPrice, ...]
@@ -177,6 +187,22 @@ def unpriced_outcome(
         market_value=holdings.cash,
         cash_before_rebalance=holdings.cash,
         cash_after_rebalance=holdings.cash,
+        positions=(),
+    )
+
+
+def failed_outcome(
+    portfolio_id: str, portfolio_name: str | None, reason: str
+) -> PortfolioRebalance:
+    """A portfolio whose holdings could not be read: nothing is known of its money."""
+    return PortfolioRebalance(
+        portfolio_id=portfolio_id,
+        portfolio_name=portfolio_name,
+        status="failed",
+        reason=reason,
+        market_value=None,
+        cash_before_rebalance=None,
+        cash_after_rebalance=None,
         positions=(),
     )
 

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -38,12 +39,19 @@ class RunningSandbox:
 
 
 def start_sandbox_in_thread(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    startup_timeout: float = 10.0,
+    **config: Any,
 ) -> RunningSandbox:
     """Serve ``app`` with uvicorn on ``host:port`` (0 = a free port) in a daemon thread.
 
     Returns once the server accepts connections. The socket is bound here, before the thread
     starts, so a port that is taken fails at once with ``OSError`` and port 0 has a known port.
+    ``config`` overrides uvicorn settings (tests also serve the API itself this way, with
+    ``lifespan="on"``).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -54,10 +62,14 @@ def start_sandbox_in_thread(
         sock.close()
         raise
     bound_port: int = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
+    options: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "off",
+        "timeout_graceful_shutdown": 1,
+        **config,
+    }
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox:{bound_port}", daemon=True
     )

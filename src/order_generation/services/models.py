@@ -9,9 +9,9 @@ from enum import Enum
 from typing import Literal
 
 from order_generation.adapters.db.database import Database, UnitOfWork
-from order_generation.adapters.db.model_repository import MODEL_SORT_FIELDS
 from order_generation.domain.errors import InvalidState, NotFound, RuleViolation, VersionConflict
 from order_generation.domain.investment_model import (
+    MODEL_SORT_FIELDS,
     InvestmentModel,
     Position,
     new_model,

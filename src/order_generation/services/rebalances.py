@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from order_generation.adapters.db.database import Database
-from order_generation.adapters.db.rebalance_repository import REBALANCE_SORT_FIELDS
 from order_generation.domain.errors import NotFound
 from order_generation.domain.investment_model import require_object_id, valid_portfolios
 from order_generation.domain.paging import check_page, fit_page, parse_sort
-from order_generation.domain.rebalance import PortfolioRebalance, PositionRebalance, RebalanceRun
-
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 100
+from order_generation.domain.rebalance import (
+    DEFAULT_RUN_LIMIT,
+    MAX_RUN_LIMIT,
+    REBALANCE_SORT_FIELDS,
+    PortfolioRebalance,
+    PositionRebalance,
+    RebalanceRun,
+)
 
 
 async def list_rebalances(
@@ -24,7 +27,7 @@ async def list_rebalances(
 ) -> list[RebalanceRun]:
     """A page of runs, newest first unless ``sort_by`` says otherwise; with ``portfolio_ids``
     only the runs that include at least one of those portfolios."""
-    page = check_page(offset, limit, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
+    page = check_page(offset, limit, default_limit=DEFAULT_RUN_LIMIT, max_limit=MAX_RUN_LIMIT)
     sort = parse_sort(sort_by, REBALANCE_SORT_FIELDS)
     ids = None if portfolio_ids is None else list(valid_portfolios(portfolio_ids))
     async with db.unit_of_work(write=False) as uow:

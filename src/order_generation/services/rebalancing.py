@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import structlog
 
 from order_generation.adapters.db.database import Database
 from order_generation.adapters.globeco import GlobecoClients
-from order_generation.domain.errors import NoFeasibleRebalance, NotFound, ServiceUnavailable
+from order_generation.adapters.globeco.accounting import SERVICE as ACCOUNTING
+from order_generation.domain.errors import (
+    InvalidServiceResponse,
+    NoFeasibleRebalance,
+    NotFound,
+    ServiceUnavailable,
+)
 from order_generation.domain.investment_model import (
     InvestmentModel,
     new_object_id,
@@ -39,6 +46,7 @@ from order_generation.domain.rebalance import (
     PortfolioRebalance,
     RebalanceRun,
     SecurityPrice,
+    failed_outcome,
     infeasible_outcome,
     rebalance_problem,
     rebalanced_outcome,
@@ -46,6 +54,7 @@ from order_generation.domain.rebalance import (
 )
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +88,13 @@ class Rebalancer:
         *,
         optimizer_timeout_seconds: float,
         concurrency: int,
+        optional_lookup_timeout_seconds: float = 1.0,
         solver_pool: Executor | None = None,
     ) -> None:
         self._db = db
         self._clients = clients
         self._timeout = optimizer_timeout_seconds
+        self._optional_timeout = optional_lookup_timeout_seconds
         self._concurrency = concurrency
         self._solver_pool = solver_pool
 
@@ -102,7 +113,9 @@ class Rebalancer:
         name = asyncio.create_task(self._portfolio_name(portfolio_id))
         try:
             snapshot = await self._price_snapshot()
-            outcome = await self._rebalance_one(portfolio_id, model, snapshot, _today())
+            outcome = await self._rebalance_one(
+                portfolio_id, model, snapshot, _today(), tolerate_unreadable=False
+            )
         except BaseException:
             name.cancel()
             raise
@@ -118,8 +131,10 @@ class Rebalancer:
         """Rebalances every portfolio of the model concurrently, against one price snapshot,
         and stores them as one run (infeasible portfolios included, with their reason).
 
-        The first required service that fails aborts the whole run; nothing is stored. A model
-        without portfolios has nothing to rebalance: None, and nothing is stored.
+        The first required service that fails aborts the whole run; nothing is stored. A
+        portfolio whose holdings answer is unreadable is ``failed`` and the run goes on, unless
+        every portfolio failed (then the service is not usable: InvalidServiceResponse, nothing
+        stored). A model without portfolios has nothing to rebalance: None, nothing stored.
         """
         model_id = require_object_id(model_id, "model id")
         async with self._db.unit_of_work(write=False) as uow:
@@ -135,6 +150,12 @@ class Rebalancer:
         except BaseException:
             names.cancel()
             raise
+        if all(o.status == "failed" for o in outcomes):
+            names.cancel()
+            raise InvalidServiceResponse(
+                ACCOUNTING,
+                f"no portfolio of model {model_id} could be read; the first: {outcomes[0].reason}",
+            )
         known = await names
         named = tuple(replace(o, portfolio_name=known.get(o.portfolio_id)) for o in outcomes)
         return await self._store(model, named, snapshot, mark_model=True)
@@ -147,7 +168,9 @@ class Rebalancer:
 
         async def one(portfolio_id: str) -> PortfolioRebalance:
             async with gate:
-                return await self._rebalance_one(portfolio_id, model, snapshot, today)
+                return await self._rebalance_one(
+                    portfolio_id, model, snapshot, today, tolerate_unreadable=True
+                )
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -158,9 +181,23 @@ class Rebalancer:
         return tuple(task.result() for task in tasks)
 
     async def _rebalance_one(
-        self, portfolio_id: str, model: InvestmentModel, snapshot: PriceSnapshot, today: date
+        self,
+        portfolio_id: str,
+        model: InvestmentModel,
+        snapshot: PriceSnapshot,
+        today: date,
+        *,
+        tolerate_unreadable: bool,
     ) -> PortfolioRebalance:
-        holdings = await self._clients.accounting.portfolio_holdings(portfolio_id)
+        try:
+            holdings = await self._clients.accounting.portfolio_holdings(portfolio_id)
+        except InvalidServiceResponse as error:
+            # The service answered, but this portfolio's answer cannot be read: in a model run
+            # that portfolio fails alone (a service that is down still aborts the run).
+            if not tolerate_unreadable:
+                raise
+            log.warning("portfolio holdings unreadable", portfolio_id=portfolio_id)
+            return failed_outcome(portfolio_id, None, error.message)
         try:
             problem = rebalance_problem(holdings, model, snapshot.prices)
         except MissingPrices as missing:
@@ -192,19 +229,23 @@ class Rebalancer:
         return PriceSnapshot.of(tickers, closes)
 
     async def _portfolio_name(self, portfolio_id: str) -> str | None:
-        try:
-            return await self._clients.portfolio.portfolio_name(portfolio_id)
-        except ServiceUnavailable as error:
-            log.warning("portfolio names unavailable", error=error.message)
-            return None
+        return await self._optional(self._clients.portfolio.portfolio_name(portfolio_id))
 
     async def _portfolio_names(self) -> Mapping[str, str]:
         # One bulk call for the whole run rather than one per portfolio.
+        return await self._optional(self._clients.portfolio.portfolio_names()) or {}
+
+    async def _optional(self, lookup: Awaitable[_T]) -> _T | None:
+        """A best-effort lookup: its answer, or None once it fails or takes longer than the
+        optional-lookup timeout (it never holds up a rebalance for longer)."""
         try:
-            return await self._clients.portfolio.portfolio_names()
+            async with asyncio.timeout(self._optional_timeout):
+                return await lookup
         except ServiceUnavailable as error:
-            log.warning("portfolio names unavailable", error=error.message)
-            return {}
+            log.warning("optional lookup failed", error=error.message)
+        except TimeoutError:
+            log.warning("optional lookup timed out", timeout_seconds=self._optional_timeout)
+        return None
 
     async def _store(
         self,
@@ -219,6 +260,7 @@ class Rebalancer:
             rebalance_id=new_object_id(),
             model_id=model.model_id,
             model_name=model.name,
+            model_version=model.version,
             rebalance_date=now,
             portfolios=outcomes,
             prices=snapshot.used_by(outcomes),
@@ -227,8 +269,12 @@ class Rebalancer:
         )
         async with self._db.unit_of_work() as uow:
             await uow.rebalances.add(run)
-            if mark_model:
-                await uow.models.mark_rebalanced(model.model_id, now)
+            if mark_model and not await uow.models.mark_rebalanced(
+                model.model_id, now, version=model.version
+            ):
+                # The model changed while the run was computed: the run is a true record of
+                # version N, but the model's new content was not rebalanced.
+                log.info("model changed during the run; not marked", model_id=model.model_id)
             await uow.commit()
         return run
 

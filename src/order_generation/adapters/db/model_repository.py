@@ -16,8 +16,6 @@ from order_generation.domain.errors import NotFound, RuleViolation, VersionConfl
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.paging import Page, SortKey
 
-MODEL_SORT_FIELDS = ("model_id", "name", "last_rebalance_date")
-
 
 class ModelRepository:
     """Reads and optimistic-concurrency writes of investment models within one transaction."""
@@ -43,14 +41,16 @@ class ModelRepository:
         found = await self._load(select(models).where(models.c.model_id == owner))
         return found[0] if found else None
 
-    async def mark_rebalanced(self, model_id: str, when: datetime) -> None:
-        """Sets ``last_rebalance_date``; like every write it moves the version on. A model
-        deleted meanwhile is left deleted (the run is kept)."""
-        await self._db.execute(
+    async def mark_rebalanced(self, model_id: str, when: datetime, *, version: int) -> bool:
+        """Sets ``last_rebalance_date`` if the model is still at ``version`` (the one the run
+        read); like every write it moves the version on. False when the model changed or was
+        deleted meanwhile: it is left as it is (the run is kept)."""
+        result = await self._db.execute(
             update(models)
-            .where(models.c.model_id == model_id)
+            .where(models.c.model_id == model_id, models.c.version == version)
             .values(last_rebalance_date=when, version=models.c.version + 1)
         )
+        return bool(result.rowcount == 1)
 
     async def count(self) -> int:
         return int((await self._db.execute(select(func.count()).select_from(models))).scalar_one())

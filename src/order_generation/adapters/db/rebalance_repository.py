@@ -25,7 +25,6 @@ from order_generation.domain.rebalance import (
     SecurityPrice,
 )
 
-REBALANCE_SORT_FIELDS = ("rebalance_date", "rebalance_id", "model_name", "number_of_portfolios")
 # Domain field order: rows are selected in it and turned into values positionally.
 _POSITION_FIELDS = [f.name for f in fields(PositionRebalance)]
 _PORTFOLIO_FIELDS = [
@@ -50,6 +49,7 @@ class RebalanceRepository:
                 rebalance_id=run.rebalance_id,
                 model_id=run.model_id,
                 model_name=run.model_name,
+                model_version=run.model_version,
                 rebalance_date=run.rebalance_date,
                 number_of_portfolios=run.number_of_portfolios,
                 version=run.version,
@@ -194,6 +194,7 @@ class RebalanceRepository:
                     rebalance_id=r.rebalance_id,
                     model_id=r.model_id,
                     model_name=r.model_name,
+                    model_version=r.model_version,
                     rebalance_date=r.rebalance_date,
                     portfolios=tuple(await self._portfolios_of(r.rebalance_id, None)),
                     prices=tuple(SecurityPrice(p.security_id, p.ticker, p.price) for p in prices),

@@ -86,6 +86,7 @@ rebalances = Table(
     Column("rebalance_id", ID, nullable=False, unique=True),
     Column("model_id", ID, nullable=False, index=True),
     Column("model_name", String(255), nullable=False),
+    Column("model_version", Integer, nullable=True),  # migration 0003; NULL for older runs
     Column("rebalance_date", UtcDateTime, nullable=False),
     Column("number_of_portfolios", Integer, nullable=False),
     Column("version", Integer, nullable=False),
@@ -109,9 +110,10 @@ rebalance_portfolios = Table(
     Column("portfolio_name", String(255), nullable=True),
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=True),
-    Column("market_value", ExactDecimal, nullable=False),
-    Column("cash_before_rebalance", ExactDecimal, nullable=False),
-    Column("cash_after_rebalance", ExactDecimal, nullable=False),
+    # NULL for a failed portfolio, whose holdings could not be read (migration 0003).
+    Column("market_value", ExactDecimal, nullable=True),
+    Column("cash_before_rebalance", ExactDecimal, nullable=True),
+    Column("cash_after_rebalance", ExactDecimal, nullable=True),
     # "Which runs include portfolio X" (POST /rebalances/portfolios).
     Index("ix_rebalance_portfolios_portfolio_id", "portfolio_id"),
 )

@@ -26,7 +26,12 @@ CircuitState = Literal["closed", "open", "half_open"]
 
 
 class CircuitOpenError(Exception):
-    """The circuit is open: the attempt was not made."""
+    """The circuit is open: the attempt was not made. ``retry_after`` is the time, in
+    seconds, until the next attempt will be let through."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Attempt:
@@ -102,7 +107,8 @@ class CircuitBreaker:
             if self._state == "open":
                 raise CircuitOpenError(
                     f"circuit open after {self._failures} consecutive failed attempts (last: "
-                    f"{self._last_failure}); next attempt allowed in {self._reset - waited:.1f} s"
+                    f"{self._last_failure}); next attempt allowed in {self._reset - waited:.1f} s",
+                    self._reset - waited,
                 )
             assert self._probe_done is not None
             # Re-evaluated above once the probe reports, or when its turn has passed.

@@ -10,6 +10,7 @@ open) or ``InvalidServiceResponse`` (it answered, but not as its contract says).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -163,7 +164,11 @@ class ServiceHttp:
         try:
             attempt = await self.breaker.admit()
         except CircuitOpenError as exc:
-            raise ServiceUnavailable(self.service, f"{call.what} not attempted: {exc}") from None
+            raise ServiceUnavailable(
+                self.service,
+                f"{call.what} not attempted: {exc}",
+                retry_after_seconds=math.ceil(exc.retry_after),
+            ) from None
         try:
             return await self._exchange(call, attempt)
         finally:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from order_generation.api.deps import DatabaseDep
+from order_generation.api.exact_json import ExactJsonRoute
 from order_generation.api.rebalance_schemas import (
     PortfolioIds,
     PortfolioOut,
@@ -18,17 +19,32 @@ from order_generation.api.rebalance_schemas import (
     run_json,
 )
 from order_generation.api.routes import API_PREFIX
-from order_generation.api.schemas import ErrorOut, Version
+from order_generation.api.schemas import (
+    ErrorOut,
+    ObjectIdPath,
+    QueryNumber,
+    RunLimit,
+    VersionQuery,
+    sort_pattern,
+)
+from order_generation.domain.rebalance import (
+    DEFAULT_RUN_LIMIT,
+    MAX_RUN_LIMIT,
+    REBALANCE_SORT_FIELDS,
+)
 from order_generation.services import rebalances as service
 
 router = APIRouter(
     prefix=API_PREFIX,
+    route_class=ExactJsonRoute,
     tags=["rebalances"],
     responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}},
 )
 
-Offset = Annotated[int | None, Query(description="Default 0.")]
-Limit = Annotated[int | None, Query(description="Default 10, at most 100.")]
+Offset = Annotated[QueryNumber | None, Query(description="Default 0.")]
+Limit = Annotated[
+    RunLimit | None, Query(description=f"Default {DEFAULT_RUN_LIMIT}, at most {MAX_RUN_LIMIT}.")
+]
 SortBy = Annotated[
     str | None,
     Query(
@@ -36,6 +52,7 @@ SortBy = Annotated[
         description="Comma-separated rebalance_date, rebalance_id, model_name, "
         "number_of_portfolios; prefix - for descending, + (default) for ascending. "
         "Default: newest first.",
+        json_schema_extra={"pattern": sort_pattern(REBALANCE_SORT_FIELDS)},
     ),
 ]
 
@@ -57,7 +74,7 @@ async def rebalances_of_portfolios(
 
 
 @router.get("/rebalance/{rebalance_id}", response_model=RebalanceOut)
-async def get_rebalance(rebalance_id: str, db: DatabaseDep) -> Response:
+async def get_rebalance(rebalance_id: ObjectIdPath, db: DatabaseDep) -> Response:
     return json_response(run_json(await service.get_rebalance(db, rebalance_id)))
 
 
@@ -67,14 +84,14 @@ async def get_rebalance(rebalance_id: str, db: DatabaseDep) -> Response:
     responses={409: {"model": ErrorOut}},
 )
 async def delete_rebalance(
-    rebalance_id: str, version: Annotated[Version, Query()], db: DatabaseDep
+    rebalance_id: ObjectIdPath, version: VersionQuery, db: DatabaseDep
 ) -> Response:
     await service.delete_rebalance(db, rebalance_id, version)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/rebalance/{rebalance_id}/portfolios", response_model=list[PortfolioOut])
-async def rebalance_portfolios(rebalance_id: str, db: DatabaseDep) -> Response:
+async def rebalance_portfolios(rebalance_id: ObjectIdPath, db: DatabaseDep) -> Response:
     portfolios = await service.rebalance_portfolios(db, rebalance_id)
     return json_response([portfolio_json(p) for p in portfolios])
 
@@ -83,6 +100,8 @@ async def rebalance_portfolios(rebalance_id: str, db: DatabaseDep) -> Response:
     "/rebalance/{rebalance_id}/portfolio/{portfolio_id}/positions",
     response_model=list[PositionOut],
 )
-async def rebalance_positions(rebalance_id: str, portfolio_id: str, db: DatabaseDep) -> Response:
+async def rebalance_positions(
+    rebalance_id: ObjectIdPath, portfolio_id: ObjectIdPath, db: DatabaseDep
+) -> Response:
     positions = await service.rebalance_positions(db, rebalance_id, portfolio_id)
     return json_response([position_json(p) for p in positions])

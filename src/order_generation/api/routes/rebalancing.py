@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from order_generation.api.deps import RebalancerDep
+from order_generation.api.exact_json import ExactJsonRoute
 from order_generation.api.rebalance_schemas import RebalanceResultOut, json_response, result_json
 from order_generation.api.routes import API_PREFIX
-from order_generation.api.schemas import ErrorOut
+from order_generation.api.schemas import ErrorOut, ObjectIdPath
 
 router = APIRouter(
     prefix=API_PREFIX,
+    route_class=ExactJsonRoute,
     tags=["rebalancing"],
     responses={
         400: {"model": ErrorOut},
@@ -25,13 +27,13 @@ router = APIRouter(
     response_model=RebalanceResultOut,
     responses={422: {"model": ErrorOut, "description": "no feasible solution exists"}},
 )
-async def rebalance_portfolio(portfolio_id: str, rebalancer: RebalancerDep) -> Response:
+async def rebalance_portfolio(portfolio_id: ObjectIdPath, rebalancer: RebalancerDep) -> Response:
     rebalance_id, outcome = await rebalancer.rebalance_portfolio(portfolio_id)
     return json_response(result_json(rebalance_id, outcome))
 
 
 @router.post("/model/{model_id}/rebalance", response_model=list[RebalanceResultOut])
-async def rebalance_model(model_id: str, rebalancer: RebalancerDep) -> Response:
+async def rebalance_model(model_id: ObjectIdPath, rebalancer: RebalancerDep) -> Response:
     run = await rebalancer.rebalance_model(model_id)
     if run is None:  # no portfolios: nothing to do, nothing stored
         return json_response([])
