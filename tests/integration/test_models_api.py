@@ -294,3 +294,19 @@ async def test_cors_allows_any_origin_by_default(api: httpx.AsyncClient) -> None
 async def test_unknown_routes_and_methods_use_the_error_shape(api: httpx.AsyncClient) -> None:
     assert_error(await api.get(f"{V1}/nothing"), 404)
     assert_error(await api.patch(f"{V1}/models"), 405)
+
+
+async def test_a_method_the_path_lacks_gets_405_listing_every_method_it_has(
+    api: httpx.AsyncClient,
+) -> None:
+    # Starlette named only the first matching route's method (OPTIONS /model/{id} → Allow: GET).
+    for path, allowed in (
+        (f"{V1}/models", "GET, HEAD, POST"),
+        (f"{V1}/model/{SEC[0]}", "DELETE, GET, HEAD, PUT"),
+        (f"{V1}/model/{SEC[0]}/position", "DELETE, POST, PUT"),
+        (f"{V1}/rebalance/{SEC[0]}", "DELETE, GET, HEAD"),
+    ):
+        for method in ("OPTIONS", "PATCH"):
+            response = await api.request(method, path)  # no Origin: not a CORS preflight
+            assert_error(response, 405)
+            assert response.headers["allow"] == allowed

@@ -113,6 +113,22 @@ def test_json_numbers_are_read_exactly(tmp_path: Path, capsys: pytest.CaptureFix
     assert results[0]["market_value"] == "0.3"  # not 0.30000000000000004
 
 
+def test_json_numbers_beyond_a_double_are_read_from_their_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Written by hand: 22 significant digits and 1e-400 have no binary float.
+    text = (
+        '{"id": 1, "cash": 0.0050000000000000000001, "positions": [{"security_id": "A", '
+        '"price": 1e-400, "quantity": 1}]}\n'
+    )
+    _, results, _ = run(write(tmp_path, text), capsys)
+    assert results[0]["status"] == "error"
+    assert "price" in results[0]["reason"]["message"]  # 1e-400 is out of range, not zero
+    text = text.replace("1e-400", "2")
+    _, results, _ = run(write(tmp_path, text), capsys)
+    assert results[0]["market_value"] == "2.0050000000000000000001"
+
+
 def test_omitted_quantity_target_and_drifts_default_to_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

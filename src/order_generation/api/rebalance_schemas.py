@@ -1,19 +1,23 @@
 """Bodies of the rebalancing and stored-rebalance endpoints (SPEC §3).
 
 A stored run can hold a hundred thousand positions, so responses are built as plain JSON-ready
-values (``*_json`` functions) and encoded in one pass by pydantic-core, skipping per-object
-model validation. The Pydantic classes describe the same shapes for the OpenAPI document, and a
-test validates every builder's output against its class so the two cannot drift apart.
+values (``*_json`` functions) and encoded by pydantic-core, skipping per-object model
+validation; stored runs are streamed, a slice of portfolios at a time (``*_stream``), so an
+answer of any size is held in memory one slice at a time. The Pydantic classes describe the same
+shapes for the OpenAPI document, and a test validates every builder's output against its class
+so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pydantic_core
 from fastapi import Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from order_generation.api.schemas import ObjectId, RequestBody, json_number
@@ -22,6 +26,7 @@ from order_generation.domain.rebalance import (
     PortfolioStatus,
     PositionRebalance,
     RebalanceRun,
+    RunHeader,
 )
 
 Number = int | float
@@ -171,7 +176,8 @@ def portfolio_json(p: PortfolioRebalance) -> Json:
     }
 
 
-def run_json(run: RebalanceRun) -> Json:
+def header_json(run: RunHeader) -> Json:
+    """A run's fields without its portfolios."""
     return {
         "rebalance_id": run.rebalance_id,
         "model_id": run.model_id,
@@ -179,10 +185,56 @@ def run_json(run: RebalanceRun) -> Json:
         "model_version": run.model_version,
         "rebalance_date": run.rebalance_date,
         "number_of_portfolios": run.number_of_portfolios,
-        "portfolios": [portfolio_json(p) for p in run.portfolios],
         "version": run.version,
         "created_at": run.created_at,
     }
+
+
+def run_json(run: RebalanceRun) -> Json:
+    return {**header_json(run.header), "portfolios": [portfolio_json(p) for p in run.portfolios]}
+
+
+# --- streamed answers: a run is encoded a slice of portfolios at a time ------------------------
+
+Slices = AsyncIterator[list[PortfolioRebalance]]
+
+
+async def portfolios_stream(slices: Slices) -> AsyncIterator[bytes]:
+    """A JSON array of portfolios, encoded slice by slice."""
+    yield b"["
+    first = True
+    async for portfolios in slices:
+        if portfolios:
+            encoded = pydantic_core.to_json([portfolio_json(p) for p in portfolios])
+            yield (b"" if first else b",") + encoded[1:-1]
+            first = False
+    yield b"]"
+
+
+async def run_stream(run: RunHeader, slices: Slices) -> AsyncIterator[bytes]:
+    """One run as a JSON object whose ``portfolios`` are encoded slice by slice."""
+    head = pydantic_core.to_json(header_json(run))
+    yield head[:-1] + b',"portfolios":'
+    async for piece in portfolios_stream(slices):
+        yield piece
+    yield b"}"
+
+
+async def runs_stream(
+    runs: Sequence[RunHeader], slices_of: Callable[[RunHeader], Slices]
+) -> AsyncIterator[bytes]:
+    """A JSON array of runs, each streamed by ``run_stream``."""
+    yield b"["
+    for index, run in enumerate(runs):
+        if index:
+            yield b","
+        async for piece in run_stream(run, slices_of(run)):
+            yield piece
+    yield b"]"
+
+
+def streamed(pieces: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(pieces, media_type="application/json")
 
 
 def _optional_number(value: Decimal | None) -> int | float | None:

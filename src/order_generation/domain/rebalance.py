@@ -114,6 +114,34 @@ class RebalanceRun:
     def number_of_portfolios(self) -> int:
         return len(self.portfolios)
 
+    @property
+    def header(self) -> RunHeader:
+        return RunHeader(
+            rebalance_id=self.rebalance_id,
+            model_id=self.model_id,
+            model_name=self.model_name,
+            model_version=self.model_version,
+            rebalance_date=self.rebalance_date,
+            number_of_portfolios=self.number_of_portfolios,
+            version=self.version,
+            created_at=self.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    """A stored run without its portfolios: what is read first, before the portfolios are read
+    (and answered) a slice at a time."""
+
+    rebalance_id: str
+    model_id: str
+    model_name: str
+    model_version: int | None
+    rebalance_date: datetime
+    number_of_portfolios: int
+    version: int
+    created_at: datetime
+
 
 def rebalance_problem(
     holdings: PortfolioHoldings, model: InvestmentModel, prices: Mapping[str, Decimal]

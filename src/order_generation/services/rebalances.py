@@ -1,8 +1,14 @@
-"""Reading and deleting stored rebalance runs (SPEC §3 "Stored rebalances")."""
+"""Reading and deleting stored rebalance runs (SPEC §3 "Stored rebalances").
+
+A run can hold a hundred thousand positions, so runs are read as a header first and then their
+portfolios a slice at a time (``portfolio_slices``): whoever answers holds one slice, never the
+whole run. Each slice is its own short read; a run deleted half-way through its reading stops
+the reading with ``NotFound`` rather than giving a shortened run.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from order_generation.adapters.db.database import Database
 from order_generation.domain.errors import NotFound
@@ -14,8 +20,11 @@ from order_generation.domain.rebalance import (
     REBALANCE_SORT_FIELDS,
     PortfolioRebalance,
     PositionRebalance,
-    RebalanceRun,
+    RunHeader,
 )
+
+# Portfolios per slice when a run is read in slices (about 10^4 positions for 100 holdings).
+SLICE_PORTFOLIOS = 100
 
 
 async def list_rebalances(
@@ -24,7 +33,7 @@ async def list_rebalances(
     limit: int | None,
     sort_by: str | None,
     portfolio_ids: Sequence[str] | None = None,
-) -> list[RebalanceRun]:
+) -> list[RunHeader]:
     """A page of runs, newest first unless ``sort_by`` says otherwise; with ``portfolio_ids``
     only the runs that include at least one of those portfolios."""
     page = check_page(offset, limit, default_limit=DEFAULT_RUN_LIMIT, max_limit=MAX_RUN_LIMIT)
@@ -32,24 +41,29 @@ async def list_rebalances(
     ids = None if portfolio_ids is None else list(valid_portfolios(portfolio_ids))
     async with db.unit_of_work(write=False) as uow:
         page = fit_page(page, await uow.rebalances.count(ids))
-        return await uow.rebalances.page(page, sort, ids)
+        return await uow.rebalances.headers(page, sort, ids)
 
 
-async def get_rebalance(db: Database, rebalance_id: str) -> RebalanceRun:
+async def get_rebalance(db: Database, rebalance_id: str) -> RunHeader:
     rebalance_id = require_object_id(rebalance_id, "rebalance id")
     async with db.unit_of_work(write=False) as uow:
-        run = await uow.rebalances.get(rebalance_id)
-    if run is None:
+        header = await uow.rebalances.header(rebalance_id)
+    if header is None:
         raise NotFound(f"rebalance {rebalance_id} not found")
-    return run
+    return header
 
 
-async def rebalance_portfolios(db: Database, rebalance_id: str) -> list[PortfolioRebalance]:
-    rebalance_id = require_object_id(rebalance_id, "rebalance id")
-    async with db.unit_of_work(write=False) as uow:
-        if not await uow.rebalances.exists(rebalance_id):
-            raise NotFound(f"rebalance {rebalance_id} not found")
-        return await uow.rebalances.portfolios(rebalance_id)
+async def portfolio_slices(
+    db: Database, run: RunHeader, size: int = SLICE_PORTFOLIOS
+) -> AsyncIterator[list[PortfolioRebalance]]:
+    """The run's portfolios, in run order, ``size`` at a time (positions included)."""
+    for first in range(0, run.number_of_portfolios, size):
+        async with db.unit_of_work(write=False) as uow:
+            portfolios = await uow.rebalances.portfolios(run.rebalance_id, first=first, count=size)
+        expected = min(size, run.number_of_portfolios - first)
+        if len(portfolios) != expected:
+            raise NotFound(f"rebalance {run.rebalance_id} was deleted while it was being read")
+        yield portfolios
 
 
 async def rebalance_positions(
@@ -58,7 +72,7 @@ async def rebalance_positions(
     rebalance_id = require_object_id(rebalance_id, "rebalance id")
     portfolio_id = require_object_id(portfolio_id, "portfolio id")
     async with db.unit_of_work(write=False) as uow:
-        if not await uow.rebalances.exists(rebalance_id):
+        if await uow.rebalances.header(rebalance_id) is None:
             raise NotFound(f"rebalance {rebalance_id} not found")
         portfolio = await uow.rebalances.portfolio(rebalance_id, portfolio_id)
     if portfolio is None:

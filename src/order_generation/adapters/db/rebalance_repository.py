@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from order_generation.adapters.db.tables import (
@@ -22,11 +22,12 @@ from order_generation.domain.rebalance import (
     PortfolioRebalance,
     PositionRebalance,
     RebalanceRun,
-    SecurityPrice,
+    RunHeader,
 )
 
 # Domain field order: rows are selected in it and turned into values positionally.
 _POSITION_FIELDS = [f.name for f in fields(PositionRebalance)]
+_HEADER_FIELDS = [f.name for f in fields(RunHeader)]
 _PORTFOLIO_FIELDS = [
     "portfolio_id",
     "portfolio_name",
@@ -126,11 +127,13 @@ class RebalanceRepository:
         else:
             await self._db.exec_driver_sql(compiled.string, prepared)
 
-    async def get(self, rebalance_id: str) -> RebalanceRun | None:
-        found = await self._load(
-            select(rebalances).where(rebalances.c.rebalance_id == rebalance_id)
+    async def header(self, rebalance_id: str) -> RunHeader | None:
+        """The run without its portfolios, or None."""
+        rows = await self._db.execute(
+            select(*_header_columns()).where(rebalances.c.rebalance_id == rebalance_id)
         )
-        return found[0] if found else None
+        row = rows.first()
+        return None if row is None else RunHeader(*row)
 
     async def count(self, portfolio_ids: Sequence[str] | None = None) -> int:
         query = select(func.count()).select_from(rebalances)
@@ -138,27 +141,60 @@ class RebalanceRepository:
             query = query.where(_includes_any(portfolio_ids))
         return int((await self._db.execute(query)).scalar_one())
 
-    async def page(
+    async def headers(
         self, page: Page, sort: Sequence[SortKey], portfolio_ids: Sequence[str] | None = None
-    ) -> list[RebalanceRun]:
+    ) -> list[RunHeader]:
+        """A page of runs, without their portfolios (read those with ``portfolios``)."""
         binary = "C" if self._db.dialect.name == "postgresql" else "BINARY"
-        query = select(rebalances).order_by(*_order_by(sort, binary)).offset(page.offset)
+        query = select(*_header_columns()).order_by(*_order_by(sort, binary)).offset(page.offset)
         if page.limit is not None:
             query = query.limit(page.limit)
         if portfolio_ids is not None:
             query = query.where(_includes_any(portfolio_ids))
-        return await self._load(query)
+        return [RunHeader(*row) for row in await self._db.execute(query)]
 
-    async def exists(self, rebalance_id: str) -> bool:
-        query = select(rebalances.c.id).where(rebalances.c.rebalance_id == rebalance_id)
-        return (await self._db.execute(query)).first() is not None
-
-    async def portfolios(self, rebalance_id: str) -> list[PortfolioRebalance]:
-        return await self._portfolios_of(rebalance_id, None)
+    async def portfolios(
+        self, rebalance_id: str, *, first: int = 0, count: int | None = None
+    ) -> list[PortfolioRebalance]:
+        """The run's portfolios in run order, with their positions: all of them, or ``count``
+        from the ``first`` (0-based), so a big run can be read a slice at a time."""
+        portfolio_query = select(rebalance_portfolios).where(
+            rebalance_portfolios.c.rebalance_id == rebalance_id,
+            rebalance_portfolios.c.ordinal >= first,
+        )
+        if count is not None:
+            portfolio_query = portfolio_query.where(rebalance_portfolios.c.ordinal < first + count)
+        rows = (
+            await self._db.execute(portfolio_query.order_by(rebalance_portfolios.c.ordinal))
+        ).all()
+        if not rows:
+            return []
+        ids = [row.portfolio_id for row in rows]
+        positions = await self._positions(rebalance_id, ids if count is not None else None)
+        return [
+            PortfolioRebalance(
+                **{f: getattr(row, f) for f in _PORTFOLIO_FIELDS},
+                positions=tuple(positions[row.portfolio_id]),
+            )
+            for row in rows
+        ]
 
     async def portfolio(self, rebalance_id: str, portfolio_id: str) -> PortfolioRebalance | None:
-        found = await self._portfolios_of(rebalance_id, portfolio_id)
-        return found[0] if found else None
+        row = (
+            await self._db.execute(
+                select(rebalance_portfolios).where(
+                    rebalance_portfolios.c.rebalance_id == rebalance_id,
+                    rebalance_portfolios.c.portfolio_id == portfolio_id,
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        positions = await self._positions(rebalance_id, [portfolio_id])
+        return PortfolioRebalance(
+            **{f: getattr(row, f) for f in _PORTFOLIO_FIELDS},
+            positions=tuple(positions[portfolio_id]),
+        )
 
     async def delete(self, rebalance_id: str, expected_version: int) -> None:
         current = (
@@ -177,66 +213,27 @@ class RebalanceRepository:
         for table in (rebalance_positions, rebalance_portfolios, rebalance_prices, rebalances):
             await self._db.execute(delete(table).where(table.c.rebalance_id == rebalance_id))
 
-    async def _load(self, query: Select[Any]) -> list[RebalanceRun]:
-        runs = (await self._db.execute(query)).all()
-        loaded = []
-        # One run at a time: an equality on the leading key column always uses the primary key
-        # index, where an IN list over runs of very different sizes can lead PostgreSQL's
-        # planner to scan the whole positions table.
-        for r in runs:
-            prices = await self._db.execute(
-                select(rebalance_prices)
-                .where(rebalance_prices.c.rebalance_id == r.rebalance_id)
-                .order_by(rebalance_prices.c.security_id)
-            )
-            loaded.append(
-                RebalanceRun(
-                    rebalance_id=r.rebalance_id,
-                    model_id=r.model_id,
-                    model_name=r.model_name,
-                    model_version=r.model_version,
-                    rebalance_date=r.rebalance_date,
-                    portfolios=tuple(await self._portfolios_of(r.rebalance_id, None)),
-                    prices=tuple(SecurityPrice(p.security_id, p.ticker, p.price) for p in prices),
-                    version=r.version,
-                    created_at=r.created_at,
-                )
-            )
-        return loaded
-
-    async def _portfolios_of(
-        self, rebalance_id: str, portfolio_id: str | None
-    ) -> list[PortfolioRebalance]:
-        portfolio_query = select(rebalance_portfolios).where(
-            rebalance_portfolios.c.rebalance_id == rebalance_id
-        )
-        position_query = select(
+    async def _positions(
+        self, rebalance_id: str, portfolio_ids: Sequence[str] | None
+    ) -> defaultdict[str, list[PositionRebalance]]:
+        """Positions by portfolio, in stored order: of ``portfolio_ids``, or of the whole run.
+        Always by the primary key's leading columns, so PostgreSQL reads only these rows."""
+        query = select(
             rebalance_positions.c.portfolio_id,
             *(rebalance_positions.c[f] for f in _POSITION_FIELDS),
         ).where(rebalance_positions.c.rebalance_id == rebalance_id)
-        if portfolio_id is not None:
-            portfolio_query = portfolio_query.where(
-                rebalance_portfolios.c.portfolio_id == portfolio_id
-            )
-            position_query = position_query.where(
-                rebalance_positions.c.portfolio_id == portfolio_id
-            )
+        if portfolio_ids is not None:
+            query = query.where(rebalance_positions.c.portfolio_id.in_(portfolio_ids))
         positions: defaultdict[str, list[PositionRebalance]] = defaultdict(list)
         for row in await self._db.execute(
-            position_query.order_by(
-                rebalance_positions.c.portfolio_id, rebalance_positions.c.ordinal
-            )
+            query.order_by(rebalance_positions.c.portfolio_id, rebalance_positions.c.ordinal)
         ):
             positions[row[0]].append(PositionRebalance(*row[1:]))
-        return [
-            PortfolioRebalance(
-                **{f: getattr(row, f) for f in _PORTFOLIO_FIELDS},
-                positions=tuple(positions[row.portfolio_id]),
-            )
-            for row in await self._db.execute(
-                portfolio_query.order_by(rebalance_portfolios.c.ordinal)
-            )
-        ]
+        return positions
+
+
+def _header_columns() -> list[ColumnElement[Any]]:
+    return [rebalances.c[f] for f in _HEADER_FIELDS]
 
 
 def _includes_any(portfolio_ids: Sequence[str]) -> ColumnElement[bool]:

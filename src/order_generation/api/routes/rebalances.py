@@ -14,9 +14,11 @@ from order_generation.api.rebalance_schemas import (
     PositionOut,
     RebalanceOut,
     json_response,
-    portfolio_json,
+    portfolios_stream,
     position_json,
-    run_json,
+    run_stream,
+    runs_stream,
+    streamed,
 )
 from order_generation.api.routes import API_PREFIX
 from order_generation.api.schemas import (
@@ -62,7 +64,7 @@ async def list_rebalances(
     db: DatabaseDep, offset: Offset = None, limit: Limit = None, sort_by: SortBy = None
 ) -> Response:
     runs = await service.list_rebalances(db, offset, limit, sort_by)
-    return json_response([run_json(r) for r in runs])
+    return streamed(runs_stream(runs, lambda run: service.portfolio_slices(db, run)))
 
 
 @router.post("/rebalances/portfolios", response_model=list[RebalanceOut])
@@ -70,12 +72,13 @@ async def rebalances_of_portfolios(
     body: PortfolioIds, db: DatabaseDep, offset: Offset = None, limit: Limit = None
 ) -> Response:
     runs = await service.list_rebalances(db, offset, limit, None, portfolio_ids=body.portfolios)
-    return json_response([run_json(r) for r in runs])
+    return streamed(runs_stream(runs, lambda run: service.portfolio_slices(db, run)))
 
 
 @router.get("/rebalance/{rebalance_id}", response_model=RebalanceOut)
 async def get_rebalance(rebalance_id: ObjectIdPath, db: DatabaseDep) -> Response:
-    return json_response(run_json(await service.get_rebalance(db, rebalance_id)))
+    run = await service.get_rebalance(db, rebalance_id)
+    return streamed(run_stream(run, service.portfolio_slices(db, run)))
 
 
 @router.delete(
@@ -92,8 +95,8 @@ async def delete_rebalance(
 
 @router.get("/rebalance/{rebalance_id}/portfolios", response_model=list[PortfolioOut])
 async def rebalance_portfolios(rebalance_id: ObjectIdPath, db: DatabaseDep) -> Response:
-    portfolios = await service.rebalance_portfolios(db, rebalance_id)
-    return json_response([portfolio_json(p) for p in portfolios])
+    run = await service.get_rebalance(db, rebalance_id)
+    return streamed(portfolios_stream(service.portfolio_slices(db, run)))
 
 
 @router.get(
