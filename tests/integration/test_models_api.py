@@ -301,12 +301,14 @@ async def test_a_method_the_path_lacks_gets_405_listing_every_method_it_has(
 ) -> None:
     # Starlette named only the first matching route's method (OPTIONS /model/{id} → Allow: GET).
     for path, allowed in (
-        (f"{V1}/models", "GET, HEAD, POST"),
-        (f"{V1}/model/{SEC[0]}", "DELETE, GET, HEAD, PUT"),
+        (f"{V1}/models", "GET, POST"),
+        (f"{V1}/model/{SEC[0]}", "DELETE, GET, PUT"),
         (f"{V1}/model/{SEC[0]}/position", "DELETE, POST, PUT"),
-        (f"{V1}/rebalance/{SEC[0]}", "DELETE, GET, HEAD"),
+        (f"{V1}/rebalance/{SEC[0]}", "DELETE, GET"),
     ):
-        for method in ("OPTIONS", "PATCH"):
+        for method in ("OPTIONS", "PATCH", "HEAD"):
             response = await api.request(method, path)  # no Origin: not a CORS preflight
-            assert_error(response, 405)
+            assert response.status_code == 405
+            if method != "HEAD":  # a HEAD answer has no body
+                assert_error(response, 405)
             assert response.headers["allow"] == allowed

@@ -13,7 +13,7 @@ from order_generation import __version__
 from order_generation.adapters.db.database import Database
 from order_generation.adapters.db.migrate import upgrade
 from order_generation.adapters.globeco import GlobecoClients
-from order_generation.api.errors import install_error_handlers
+from order_generation.api.errors import install_error_handlers, path_methods
 from order_generation.api.middleware import ObservabilityMiddleware
 from order_generation.api.openapi import install_openapi
 from order_generation.api.routes import API_PREFIX, health, models, rebalances, rebalancing
@@ -65,8 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
         expose_headers=["x-request-id"],
     )
     app.add_middleware(ObservabilityMiddleware)
-    app.include_router(health.router)
-    app.include_router(models.router)
-    app.include_router(rebalancing.router)
-    app.include_router(rebalances.router)
+    routers = (health.router, models.router, rebalancing.router, rebalances.router)
+    for router in routers:
+        app.include_router(router)
+    app.state.path_methods = path_methods(routers)
     return app

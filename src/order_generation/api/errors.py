@@ -6,15 +6,18 @@ is logged with its traceback and answered with a plain 500 that reveals nothing 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import compile_path
 
 from order_generation.domain.errors import (
     DomainError,
@@ -98,11 +101,22 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> JSONRe
 
 
 def _methods_of_path(request: Request) -> set[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods or set()
-    return methods
+    table: PathMethods = request.app.state.path_methods
+    return {m for pattern, methods in table for m in methods if pattern.match(request.url.path)}
+
+
+PathMethods = list[tuple[re.Pattern[str], frozenset[str]]]
+
+
+def path_methods(routers: Iterable[APIRouter]) -> PathMethods:
+    """Each route's path pattern and methods (HEAD with GET), for the ``Allow`` of a 405."""
+    table: PathMethods = []
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                pattern, _, _ = compile_path(route.path)
+                table.append((pattern, frozenset(route.methods or ())))
+    return table
 
 
 def _field_error(error: Any) -> dict[str, str]:
