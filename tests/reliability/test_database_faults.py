@@ -46,7 +46,7 @@ class Outcome:
     seconds: float
     code: str = ""
     retry_after: str | None = None
-    model: dict[str, Any] | None = None
+    connection: str | None = None  # the Connection header: "close" means the server hangs up
 
 
 @dataclass
@@ -91,6 +91,7 @@ class Load:
         if response.status_code >= 400:
             outcome.code = response.json()["code"]
             outcome.retry_after = response.headers.get("retry-after")
+            outcome.connection = response.headers.get("connection")
         self.outcomes.append(outcome)
         if response.status_code == 201:
             created: dict[str, Any] = response.json()
@@ -182,6 +183,9 @@ def check_outage(load: Load, phase: str) -> list[Outcome]:
             assert outcome.code == "DATABASE_UNAVAILABLE", outcome
             assert outcome.retry_after is not None, outcome
             assert outcome.retry_after.isdigit(), outcome
+            assert outcome.connection != "close", (
+                f"{outcome}: the keep-alive connection was dropped"
+            )
         assert outcome.seconds < BOUND, f"{outcome} took longer than {BOUND} s"
     return [o for o in during if o.status == 503]
 

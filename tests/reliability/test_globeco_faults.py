@@ -24,7 +24,7 @@ from tests.support import V1, create_model, generated, spread_model, stored_runs
 
 CONCURRENCY = 4
 RESET_SECONDS = 0.4
-TIMEOUT_SECONDS = 0.5
+TIMEOUT_SECONDS = 1.5
 
 # mode → how the sandbox is told to fail; "flapping" fails twice, fewer than the 3 attempts.
 MODES: dict[str, dict[str, Any]] = {
