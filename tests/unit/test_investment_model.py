@@ -177,7 +177,7 @@ def test_name_is_required_and_at_most_255_characters(name: str) -> None:
 def test_name_is_valid_unicode_without_control_characters(name: str) -> None:
     # A lone surrogate cannot be stored as UTF-8; NUL is refused by PostgreSQL and kept by
     # SQLite: both databases must give the same answer, before either is reached.
-    with pytest.raises(RuleViolation, match="control character|not valid Unicode") as exc:
+    with pytest.raises(RuleViolation, match=r"control character|not valid Unicode") as exc:
         new_model(name, (), ())
     assert rule_of(exc) == "INVALID_NAME"
 
