@@ -14,7 +14,7 @@ from collections.abc import Sequence
 def _serve(args: argparse.Namespace) -> int:
     from order_generation.entrypoint import serve
 
-    return serve(with_sandbox=args.sandbox, sandbox_data=args.sandbox_data)
+    return serve(with_sandbox=args.sandbox, sandbox_data=args.sandbox_data, workers=args.workers)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -37,7 +37,11 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     from order_generation.sandbox.server import serve_sandbox
 
     return serve_sandbox(
-        data_path=args.data, host=args.host, port=args.port, random_prices=args.random_prices
+        data_path=args.data,
+        host=args.host,
+        port=args.port,
+        random_prices=args.random_prices,
+        generate=(args.portfolios, args.positions, args.seed),
     )
 
 
@@ -63,6 +67,13 @@ def _sandbox_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ogs", description="GlobeCo Order Generation Service: models and rebalancing."
@@ -77,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--sandbox-data", metavar="FILE", help="with --sandbox: serve this data file instead"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="worker processes behind the one port (default: OGS_WORKERS, 1)",
     )
     serve.set_defaults(func=_serve)
 
@@ -102,7 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_serve = sandbox_commands.add_parser(
         "serve", help="serve the simulated services from a data file"
     )
-    sandbox_serve.add_argument("--data", required=True, metavar="FILE", help="sandbox data file")
+    sandbox_serve.add_argument(
+        "--data", metavar="FILE", help="sandbox data file (default: generate the data)"
+    )
+    sandbox_serve.add_argument(
+        "--portfolios", type=_positive, default=30, help="without --data: portfolios to generate"
+    )
+    sandbox_serve.add_argument(
+        "--positions", type=_positive, default=20, help="without --data: holdings per portfolio"
+    )
+    sandbox_serve.add_argument("--seed", type=int, default=1, help="without --data: the seed")
     sandbox_serve.add_argument("--host", default="127.0.0.1")
     sandbox_serve.add_argument("--port", type=int, default=8099)
     sandbox_serve.add_argument(

@@ -35,11 +35,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     cors_origins: Annotated[list[str], NoDecode] = ["*"]
+    trusted_hosts: Annotated[list[str], NoDecode] = ["*"]
+    workers: int = Field(default=1, ge=1, le=64)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    max_inflight_rebalances: int = Field(default=128, ge=1)
 
     # --- Database ----------------------------------------------------------------------------
     database_url: str = DEFAULT_DATABASE_URL
     database_echo: bool = False
     database_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+    migrate_on_start: bool = True
 
     # --- GlobeCo services --------------------------------------------------------------------
     portfolio_accounting_url: str = GLOBECO_URLS["portfolio_accounting"]
@@ -66,7 +71,7 @@ class Settings(BaseSettings):
     optimizer_timeout_seconds: float = Field(default=30.0, gt=0)
     rebalance_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         # Environment variables are plain text: accept "a,b" as well as a JSON list.

@@ -1,38 +1,90 @@
-"""``ogs serve``: the API under Uvicorn, optionally with the sandbox GlobeCo services."""
+"""``ogs serve``: the API under Uvicorn — one process, or several behind one port — optionally
+with the sandbox GlobeCo services.
+
+Migrations run once, here, before any worker starts (under a lock in the database, so replicas
+starting together queue). With several workers Uvicorn's supervisor starts, watches and restarts
+them; each builds its app from the environment, and Prometheus samples go to a directory they
+share. SIGTERM stops accepting, lets in-flight requests finish within
+``OGS_SHUTDOWN_GRACE_SECONDS``, then exits.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import structlog
 import uvicorn
 
-from order_generation.api.app import create_app
+from order_generation.adapters.db.migrate import upgrade_database
 from order_generation.api.http_protocol import ErrorShapeHttpProtocol
 from order_generation.config import Settings, get_settings, service_url_fields
 from order_generation.log_setup import configure_logging
 
 log = structlog.get_logger(__name__)
 
+APP_FACTORY = "order_generation.api.app:create_app_from_environment"
 
-def serve(*, with_sandbox: bool = False, sandbox_data: str | None = None) -> int:
+
+def serve(
+    *, with_sandbox: bool = False, sandbox_data: str | None = None, workers: int | None = None
+) -> int:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    workers = workers or settings.workers
     with ExitStack() as stack:
         if with_sandbox or sandbox_data:
             settings = stack.enter_context(sandbox_wired(settings, sandbox_data))
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            proxy_headers=True,
-            http=ErrorShapeHttpProtocol,
-            server_header=False,  # no version banner (SPEC §10)
-        )
+        if settings.migrate_on_start:
+            upgrade_database(settings.database_url)
+        # Workers (and a single in-process app alike) start from a migrated database.
+        settings = settings.model_copy(update={"migrate_on_start": False})
+        options: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "log_config": None,  # logging is ours (JSON lines), in every process
+            "access_log": False,  # one access line per request comes from our middleware
+            "proxy_headers": True,
+            "http": ErrorShapeHttpProtocol,
+            "server_header": False,  # no version banner (SPEC §10)
+            "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        }
+        if workers == 1:
+            from order_generation.api.app import create_app
+
+            uvicorn.run(create_app(settings), **options)
+        else:
+            stack.enter_context(_environment_for_workers(settings))
+            log.info("starting worker processes", workers=workers)
+            uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)
     return 0
+
+
+@contextmanager
+def _environment_for_workers(settings: Settings) -> Iterator[None]:
+    """Workers are fresh interpreters that read their settings from the environment: hand them
+    what was decided here (sandbox URLs, no second migration) and a directory for Prometheus's
+    per-process samples, made before any worker imports prometheus_client."""
+    updates = {f"OGS_{name.upper()}": str(getattr(settings, name)) for name in service_url_fields()}
+    updates["OGS_MIGRATE_ON_START"] = "false"
+    with ExitStack() as stack:
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="ogs-metrics-"))
+            updates["PROMETHEUS_MULTIPROC_DIR"] = directory
+        saved = {name: os.environ.get(name) for name in updates}
+        os.environ.update(updates)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 @contextmanager
@@ -59,7 +111,7 @@ def sandbox_wired(settings: Settings, data_file: str | None) -> Iterator[Setting
         raise SystemExit(f"ogs serve: {error}") from error
     try:
         running = start_sandbox_in_thread(
-            create_sandbox_app(data), "127.0.0.1", settings.sandbox_port
+            create_sandbox_app(data), "127.0.0.1", settings.sandbox_port, log_config=None
         )
     except OSError as error:
         raise SystemExit(

@@ -41,6 +41,11 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    # The service writes its own access line per request (with the correlation id and the route
+    # template); Uvicorn's would be a second, in another format.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False

@@ -3,62 +3,20 @@ the README walkthrough does it."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.fixtures.process import running_service
 
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    api_port, sandbox_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "OGS_PORT": str(api_port),
-        "OGS_SANDBOX_PORT": str(sandbox_port),
-        "OGS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
-        "OGS_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "order_generation.cli", "serve", "--sandbox"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    api, sandbox = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"ogs serve --sandbox exited: {process.stdout.read() if process.stdout else ''}"
-                )
-            try:
-                if httpx.get(f"{api}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("ogs serve --sandbox did not become ready within 60 s")
-            time.sleep(0.2)
-        yield api, sandbox
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    with running_service(tmp_path, database_url=url, env={"OGS_LOG_LEVEL": "WARNING"}) as service:
+        yield service.url, service.sandbox_url
 
 
 def test_the_demo_rebalances_a_sandbox_model(demo: tuple[str, str]) -> None:

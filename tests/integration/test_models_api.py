@@ -279,7 +279,7 @@ async def test_operations_endpoints(api: httpx.AsyncClient) -> None:
     assert "swagger" in (await api.get("/docs")).text.lower()
     await api.get(f"{V1}/models")
     metrics = (await api.get("/metrics")).text
-    assert 'ogs_http_requests_total{method="GET",route="/api/v1/models",status="200"}' in metrics
+    assert 'http_requests_total{method="GET",path="/api/v1/models",status="200"}' in metrics
 
 
 async def test_cors_allows_any_origin_by_default(api: httpx.AsyncClient) -> None:

@@ -17,25 +17,34 @@ from order_generation.api.errors import install_error_handlers, path_methods
 from order_generation.api.middleware import ObservabilityMiddleware
 from order_generation.api.openapi import install_openapi
 from order_generation.api.routes import API_PREFIX, health, models, rebalances, rebalancing
-from order_generation.config import Settings
+from order_generation.config import Settings, get_settings
+from order_generation.log_setup import configure_logging
+from order_generation.observability import metrics
+from order_generation.observability.tracing import telemetry_from_environment
 from order_generation.services.rebalancing import Rebalancer
 
 
 def create_app(settings: Settings) -> FastAPI:
+    telemetry = telemetry_from_environment()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.callback(telemetry.shutdown)  # last out: flushes what the others reported
             database = Database(
                 settings.database_url,
                 echo=settings.database_echo,
                 timeout_seconds=settings.database_timeout_seconds,
             )
             stack.push_async_callback(database.dispose)
-            await upgrade(database)
+            if settings.migrate_on_start:
+                await upgrade(database)
             clients = await stack.enter_async_context(GlobecoClients.from_settings(settings))
+            telemetry.instrument_io(clients.http, database.engine)
             solver_pool = stack.enter_context(
                 ThreadPoolExecutor(settings.rebalance_concurrency, thread_name_prefix="solver")
             )
+            metrics.forget_dead_processes()
             app.state.database = database
             app.state.clients = clients
             app.state.rebalancer = Rebalancer(
@@ -44,7 +53,9 @@ def create_app(settings: Settings) -> FastAPI:
                 optimizer_timeout_seconds=settings.optimizer_timeout_seconds,
                 concurrency=settings.rebalance_concurrency,
                 optional_lookup_timeout_seconds=settings.optional_lookup_timeout_seconds,
+                max_inflight=settings.max_inflight_rebalances,
                 solver_pool=solver_pool,
+                telemetry=telemetry,
             )
             yield
 
@@ -53,20 +64,39 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="Investment models and exact whole-unit portfolio rebalancing.",
         lifespan=lifespan,
+        # No "/path/" → "/path" redirects: they would echo the request's Host header.
+        redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.telemetry = telemetry
     install_error_handlers(app)
-    install_openapi(app, database_paths=(API_PREFIX, "/health/ready"))
+    install_openapi(
+        app, uses_database=lambda path: path.startswith(API_PREFIX) or path == "/health/ready"
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["x-request-id"],
+        expose_headers=["x-correlation-id", "retry-after"],
     )
-    app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(
+        ObservabilityMiddleware, telemetry=telemetry, trusted_hosts=settings.trusted_hosts
+    )
     routers = (health.router, models.router, rebalancing.router, rebalances.router)
     for router in routers:
         app.include_router(router)
     app.state.path_methods = path_methods(routers)
+    telemetry.instrument_app(app)
     return app
+
+
+def _uses_database(path: str) -> bool:
+    return path.startswith(API_PREFIX) or path == "/health/ready"
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app for a worker process of ``ogs serve --workers N`` (settings from ``OGS_*``)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -24,6 +24,7 @@ from order_generation.domain.errors import (
     InvalidState,
     NoFeasibleRebalance,
     NotFound,
+    Overloaded,
     RuleViolation,
     Unavailable,
     VersionConflict,
@@ -68,7 +69,9 @@ async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
     status = next(s for kind, s in STATUS_OF.items() if isinstance(error, kind))
     response = error_response(status, error.message, error.code, error.errors)
     if isinstance(error, Unavailable):
-        log.error("request failed", path=request.url.path, code=error.code, detail=error.message)
+        # Saturation is expected under load (a warning); anything else unavailable is an error.
+        level = log.warning if isinstance(error, Overloaded) else log.error
+        level("request failed", path=request.url.path, code=error.code, detail=error.message)
         response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
 

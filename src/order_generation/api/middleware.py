@@ -1,8 +1,10 @@
-"""Cross-cutting HTTP concerns: request ids, Prometheus metrics, the declared-size check, and
-the request-size limit, and the last line of defence for bugs.
+"""Cross-cutting HTTP concerns, in one plain ASGI middleware: the correlation id, the access log
+line, Prometheus metrics, response headers, trusted hosts, the request-size limit, and the last
+line of defence for bugs.
 
-Written as plain ASGI middleware: it sees the route template the router resolved (for metric
-labels that do not explode with ids) and adds no per-request task of its own.
+Plain ASGI rather than Starlette's BaseHTTPMiddleware: it sees the route template the router
+resolved (metric labels that do not explode with ids), streams responses through untouched and
+adds no task of its own.
 
 Bodies are capped twice: a declared ``Content-Length`` above the limit is refused before
 anything is read, and the bytes actually received are counted (chunked bodies declare nothing),
@@ -12,52 +14,67 @@ plain text, outside the one error shape.)
 
 from __future__ import annotations
 
+import fnmatch
 import time
-import uuid
+from collections.abc import Sequence
 
 import structlog
-from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from order_generation.api.errors import MAX_BODY_BYTES, body_too_large, error_response
+from order_generation.observability import correlation
+from order_generation.observability.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from order_generation.observability.tracing import Telemetry
 
 log = structlog.get_logger(__name__)
+access_log = structlog.get_logger("order_generation.access")
 
-
-REQUESTS = Counter(
-    "ogs_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
-)
-LATENCY = Histogram(
-    "ogs_http_request_duration_seconds",
-    "Time to answer an HTTP request",
-    ["method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30),
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
 )
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        telemetry: Telemetry,
+        trusted_hosts: Sequence[str] = ("*",),
+        api_prefix: str = "/api/",
+    ) -> None:
         self.app = app
+        self._telemetry = telemetry
+        self._trusted = [h.lower() for h in trusted_hosts]
+        self._api_prefix = api_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        correlation_id = correlation.from_request(headers)
         length = headers.get(b"content-length")
+        no_store = scope["path"].startswith(self._api_prefix)
         status = 500
         status_sent = False
         started = time.perf_counter()
 
-        async def send_with_id(message: Message) -> None:
+        async def send_decorated(message: Message) -> None:
             nonlocal status, status_sent
             if message["type"] == "http.response.start":
                 status = message["status"]
                 status_sent = True
-                MutableHeaders(scope=message)["x-request-id"] = request_id
+                out = MutableHeaders(scope=message)
+                out["x-correlation-id"] = correlation_id
+                for name, value in _SECURITY_HEADERS:
+                    out[name.decode()] = value.decode()
+                if no_store:
+                    out["cache-control"] = "no-store"
             await send(message)
 
         received = 0
@@ -73,16 +90,23 @@ class ObservabilityMiddleware:
                     raise HTTPException(413)
             return message
 
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = correlation.use(correlation_id)
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        self._telemetry.annotate_request(**{"globeco.correlation_id": correlation_id})
+        HTTP_IN_FLIGHT.inc()
         try:
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-                await body_too_large()(scope, receive, send_with_id)
+            if not self._host_trusted(headers.get(b"host", b"")):
+                await error_response(
+                    400, "the Host header names no host this service answers for", "INVALID_HOST"
+                )(scope, receive, send_decorated)
+            elif length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+                await body_too_large()(scope, receive, send_decorated)
             else:
-                await self.app(scope, receive_counted, send_with_id)
+                await self.app(scope, receive_counted, send_decorated)
         except HTTPException as error:  # the body limit, hit outside FastAPI's handlers
             if status_sent or error.status_code != 413:
                 raise
-            await body_too_large()(scope, receive, send_with_id)
+            await body_too_large()(scope, receive, send_decorated)
         except Exception:
             # A bug. Answered here rather than by Starlette's outermost handler, which would log
             # it a second time and drop the keep-alive connection.
@@ -90,10 +114,28 @@ class ObservabilityMiddleware:
             if status_sent:
                 raise  # too late for an error response: uvicorn closes the connection
             await error_response(500, "internal server error", "INTERNAL_ERROR")(
-                scope, receive, send_with_id
+                scope, receive, send_decorated
             )
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-            route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            HTTP_IN_FLIGHT.dec()
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            HTTP_DURATION.labels(scope["method"], route).observe(elapsed)
+            access_log.info(
+                "http_request",
+                method=scope["method"],
+                path=scope["path"],
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                client=(scope.get("client") or ("", 0))[0],
+            )
+            structlog.contextvars.unbind_contextvars("correlation_id")
+            correlation.reset(token)
+
+    def _host_trusted(self, host: bytes) -> bool:
+        if "*" in self._trusted:
+            return True
+        name = host.decode("latin-1").rsplit(":", 1)[0].strip("[]").lower()
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self._trusted)

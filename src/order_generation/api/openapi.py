@@ -9,6 +9,7 @@ every operation with a body 413.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,9 +24,9 @@ _RETRY_AFTER = {
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
-def install_openapi(app: FastAPI, *, database_paths: tuple[str, ...]) -> None:
-    """Replace ``app.openapi`` with the corrected document; ``database_paths`` are the path
-    prefixes of operations that use the database."""
+def install_openapi(app: FastAPI, *, uses_database: Callable[[str], bool]) -> None:
+    """Replace ``app.openapi`` with the corrected document; ``uses_database`` tells which paths
+    depend on the database (they can answer 503)."""
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -37,7 +38,7 @@ def install_openapi(app: FastAPI, *, database_paths: tuple[str, ...]) -> None:
             )
             for path, item in schema["paths"].items():
                 for operation in item.values():
-                    _correct(operation, uses_database=path.startswith(database_paths))
+                    _correct(operation, uses_database=uses_database(path))
             components = schema.get("components", {}).get("schemas", {})
             for name in _VALIDATION_SCHEMAS:
                 components.pop(name, None)

@@ -86,6 +86,12 @@ async def request_counts(state: StateDep) -> dict[str, int]:
     return dict(sorted(state.requests.items()))
 
 
+@control.get("/sandbox/correlation-ids")
+async def correlation_ids(state: StateDep) -> list[dict[str, str]]:
+    """The ``X-Correlation-ID`` of each recent request that carried one, oldest first."""
+    return [{"request": r, "correlation_id": c} for r, c in state.correlation_ids]
+
+
 @control.delete("/sandbox/requests", status_code=204)
 async def reset_request_counts(state: StateDep) -> Response:
     state.requests.clear()

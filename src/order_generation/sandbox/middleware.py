@@ -33,6 +33,11 @@ class SandboxMiddleware:
             return
         service, template = matched
         self.state.requests[f"{method} {template}"] += 1
+        correlation_id = dict(scope["headers"]).get(b"x-correlation-id")
+        if correlation_id is not None:
+            self.state.correlation_ids.append(
+                (f"{method} {template}", correlation_id.decode("latin-1"))
+            )
         fault = self.state.faults.take(service)
         if fault is not None:
             if fault.delay_ms:

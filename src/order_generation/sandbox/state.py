@@ -9,7 +9,7 @@ import bisect
 import itertools
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -52,6 +52,8 @@ class SandboxState:
         self._rng = random.Random(seed) if random_prices else None
         self.faults = FaultBoard()
         self.requests: Counter[str] = Counter()
+        # (request template, X-Correlation-ID) of the latest requests that carried one.
+        self.correlation_ids: deque[tuple[str, str]] = deque(maxlen=10_000)
         self.orders: list[dict[str, Any]] = []
         self.next_order_id = 1
 
@@ -59,6 +61,7 @@ class SandboxState:
         """Clear faults, request counters and received orders (the data stays)."""
         self.faults.clear()
         self.requests.clear()
+        self.correlation_ids.clear()
         self.orders.clear()
 
     # --- pricing -------------------------------------------------------------------------------

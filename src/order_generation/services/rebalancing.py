@@ -9,8 +9,12 @@ worker thread so requests keep flowing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
-from collections.abc import Awaitable, Mapping
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -26,6 +30,7 @@ from order_generation.domain.errors import (
     InvalidServiceResponse,
     NoFeasibleRebalance,
     NotFound,
+    Overloaded,
     ServiceUnavailable,
 )
 from order_generation.domain.investment_model import (
@@ -52,6 +57,13 @@ from order_generation.domain.rebalance import (
     rebalanced_outcome,
     unpriced_outcome,
 )
+from order_generation.observability.metrics import (
+    OVERLOADED,
+    REBALANCE_DURATION,
+    REBALANCED_PORTFOLIOS,
+    SOLVE_DURATION,
+)
+from order_generation.observability.tracing import NoTelemetry, Telemetry
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
@@ -89,7 +101,9 @@ class Rebalancer:
         optimizer_timeout_seconds: float,
         concurrency: int,
         optional_lookup_timeout_seconds: float = 1.0,
+        max_inflight: int = 128,
         solver_pool: Executor | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._db = db
         self._clients = clients
@@ -97,6 +111,29 @@ class Rebalancer:
         self._optional_timeout = optional_lookup_timeout_seconds
         self._concurrency = concurrency
         self._solver_pool = solver_pool
+        self._telemetry = telemetry or NoTelemetry()
+        self._max_inflight = max_inflight
+        self._inflight = 0
+
+    @contextlib.asynccontextmanager
+    async def _request(self, kind: str, **attributes: str) -> AsyncIterator[None]:
+        """One rebalance request: admitted only while fewer than ``max_inflight`` are worked on
+        in this process (else 503 OVERLOADED at once: no queue builds up), timed, and traced."""
+        if self._inflight >= self._max_inflight:
+            OVERLOADED.inc()
+            raise Overloaded(
+                f"{self._inflight} rebalance requests are being worked on, the most this "
+                "process takes at once; try again shortly",
+                retry_after_seconds=1,
+            )
+        self._inflight += 1
+        started = time.perf_counter()
+        try:
+            with self._telemetry.span(f"rebalance.{kind}", **attributes):
+                yield
+        finally:
+            self._inflight -= 1
+            REBALANCE_DURATION.labels(kind).observe(time.perf_counter() - started)
 
     async def rebalance_portfolio(self, portfolio_id: str) -> tuple[str, PortfolioRebalance]:
         """Rebalances one portfolio against the model that holds it and stores the run.
@@ -106,6 +143,10 @@ class Rebalancer:
         ServiceUnavailable when a required GlobeCo service fails.
         """
         portfolio_id = require_object_id(portfolio_id, "portfolio id")
+        async with self._request("portfolio", portfolio_id=portfolio_id):
+            return await self._rebalance_portfolio(portfolio_id)
+
+    async def _rebalance_portfolio(self, portfolio_id: str) -> tuple[str, PortfolioRebalance]:
         async with self._db.unit_of_work(write=False) as uow:
             model = await uow.models.holding(portfolio_id)
         if model is None:
@@ -120,6 +161,7 @@ class Rebalancer:
             name.cancel()
             raise
         outcome = replace(outcome, portfolio_name=await name)
+        _count((outcome,))
         if outcome.status != "rebalanced":
             raise NoFeasibleRebalance(
                 f"no feasible solution exists for portfolio {portfolio_id}: {outcome.reason}"
@@ -137,6 +179,10 @@ class Rebalancer:
         stored). A model without portfolios has nothing to rebalance: None, nothing stored.
         """
         model_id = require_object_id(model_id, "model id")
+        async with self._request("model", model_id=model_id):
+            return await self._rebalance_model(model_id)
+
+    async def _rebalance_model(self, model_id: str) -> RebalanceRun | None:
         async with self._db.unit_of_work(write=False) as uow:
             model = await uow.models.get(model_id)
         if model is None:
@@ -158,6 +204,7 @@ class Rebalancer:
             )
         known = await names
         named = tuple(replace(o, portfolio_name=known.get(o.portfolio_id)) for o in outcomes)
+        _count(named)
         return await self._store(model, named, snapshot, mark_model=True)
 
     async def _rebalance_all(
@@ -190,7 +237,8 @@ class Rebalancer:
         tolerate_unreadable: bool,
     ) -> PortfolioRebalance:
         try:
-            holdings = await self._clients.accounting.portfolio_holdings(portfolio_id)
+            with self._telemetry.span("rebalance.fetch_holdings", portfolio_id=portfolio_id):
+                holdings = await self._clients.accounting.portfolio_holdings(portfolio_id)
         except InvalidServiceResponse as error:
             # The service answered, but this portfolio's answer cannot be read: in a model run
             # that portfolio fails alone (a service that is down still aborts the run).
@@ -202,7 +250,12 @@ class Rebalancer:
             problem = rebalance_problem(holdings, model, snapshot.prices)
         except MissingPrices as missing:
             return unpriced_outcome(holdings, None, str(missing))
-        solution = await self._solve(problem)
+        with self._telemetry.span("rebalance.solve", portfolio_id=portfolio_id):
+            started = time.perf_counter()
+            solution = await self._solve(problem)
+            SOLVE_DURATION.labels(solution.method or solution.status).observe(
+                time.perf_counter() - started
+            )
         if solution.status == "optimal":
             return rebalanced_outcome(portfolio_id, None, problem, solution, today)
         reason = solution.reason.message if solution.reason else solution.status
@@ -213,8 +266,10 @@ class Rebalancer:
         if quick is not None:
             return quick
         solve = functools.partial(optimize_rebalance, problem, time_limit_seconds=self._timeout)
+        # In the request's context, so whatever the solver logs carries the correlation id.
+        in_context = functools.partial(contextvars.copy_context().run, solve)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._solver_pool, solve)
+            return await asyncio.get_running_loop().run_in_executor(self._solver_pool, in_context)
         except OptimizerFailure as failure:
             # A solver fault on one portfolio must not sink a whole model run: that portfolio
             # is reported unsolved, with the reason, and the fault is logged for a fix.
@@ -223,9 +278,10 @@ class Rebalancer:
             return RebalanceSolution("timeout", problem.market_value, {}, None, reason)
 
     async def _price_snapshot(self) -> PriceSnapshot:
-        tickers, closes = await asyncio.gather(
-            self._clients.security.tickers(), self._clients.pricing.close_prices()
-        )
+        with self._telemetry.span("rebalance.fetch_prices"):
+            tickers, closes = await asyncio.gather(
+                self._clients.security.tickers(), self._clients.pricing.close_prices()
+            )
         return PriceSnapshot.of(tickers, closes)
 
     async def _portfolio_name(self, portfolio_id: str) -> str | None:
@@ -267,6 +323,14 @@ class Rebalancer:
             version=1,
             created_at=now,
         )
+        with self._telemetry.span("rebalance.store", portfolios=len(outcomes)):
+            await self._commit_run(run, model, mark_model=mark_model)
+        return run
+
+    async def _commit_run(
+        self, run: RebalanceRun, model: InvestmentModel, *, mark_model: bool
+    ) -> None:
+        now = run.rebalance_date
         async with self._db.unit_of_work() as uow:
             await uow.rebalances.add(run)
             if mark_model and not await uow.models.mark_rebalanced(
@@ -276,7 +340,11 @@ class Rebalancer:
                 # version N, but the model's new content was not rebalanced.
                 log.info("model changed during the run; not marked", model_id=model.model_id)
             await uow.commit()
-        return run
+
+
+def _count(outcomes: tuple[PortfolioRebalance, ...]) -> None:
+    for status, count in Counter(o.status for o in outcomes).items():
+        REBALANCED_PORTFOLIOS.labels(status).inc(count)
 
 
 def _today() -> date:

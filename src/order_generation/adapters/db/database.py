@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from order_generation.adapters.db.model_repository import ModelRepository
 from order_generation.adapters.db.rebalance_repository import RebalanceRepository
 from order_generation.domain.errors import DatabaseUnavailable
+from order_generation.observability.metrics import DB_POOL_IN_USE, DB_POOL_OPEN
 
 _IMMEDIATE = "ogs_sqlite_begin_immediate"
 
@@ -42,6 +43,7 @@ class Database:
         )
         if self.is_sqlite:
             _use_explicit_sqlite_transactions(self.engine, timeout_seconds)
+        _report_pool_use(self.engine)
         # SQLite allows one writer at a time. A write transaction that starts as a reader and
         # upgrades later can fail at once with "database is locked" when another writer got
         # there first; BEGIN IMMEDIATE takes the write lock up front and waits for it instead.
@@ -184,6 +186,15 @@ def _engine_options(url: URL, timeout: float) -> dict[str, Any]:
         # asyncpg: connection set-up, and every statement (a frozen server never answers).
         "connect_args": {"timeout": timeout, "command_timeout": timeout},
     }
+
+
+def _report_pool_use(engine: AsyncEngine) -> None:
+    # Pool gauges follow the pool's own events: no polling, right under several workers.
+    pool = engine.sync_engine.pool
+    event.listen(pool, "checkout", lambda *_: DB_POOL_IN_USE.inc())
+    event.listen(pool, "checkin", lambda *_: DB_POOL_IN_USE.dec())
+    event.listen(pool, "connect", lambda *_: DB_POOL_OPEN.inc())
+    event.listen(pool, "close", lambda *_: DB_POOL_OPEN.dec())
 
 
 def _ensure_sqlite_directory(url: URL) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -29,6 +31,12 @@ from tenacity import (
 
 from order_generation.adapters.globeco._breaker import Attempt, CircuitBreaker, CircuitOpenError
 from order_generation.domain.errors import InvalidServiceResponse, ServiceUnavailable
+from order_generation.observability.metrics import (
+    CIRCUIT_CODES,
+    CIRCUIT_STATE,
+    GLOBECO_DURATION,
+    GLOBECO_REQUESTS,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +48,16 @@ class RetryPolicy:
     attempts: int
     backoff_initial_seconds: float
     backoff_max_seconds: float
+
+
+@dataclass(frozen=True)
+class LastOutcome:
+    """How the last attempt at a service ended: success, failure, inconclusive (an answer that
+    is ambiguous by contract), invalid (an answer that breaks it), circuit_open, cancelled."""
+
+    outcome: str
+    at: datetime
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,7 @@ class ServiceHttp:
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.breaker = breaker
+        self.last_outcome: LastOutcome | None = None
         self._client = client
         self._timeout = timeout_seconds
         self._retry = retry
@@ -164,15 +183,36 @@ class ServiceHttp:
         try:
             attempt = await self.breaker.admit()
         except CircuitOpenError as exc:
+            self._observe("circuit_open", None, str(exc))
             raise ServiceUnavailable(
                 self.service,
                 f"{call.what} not attempted: {exc}",
                 retry_after_seconds=math.ceil(exc.retry_after),
             ) from None
+        started = time.perf_counter()
+        outcome, detail = "cancelled", ""
         try:
-            return await self._exchange(call, attempt)
+            reply = await self._exchange(call, attempt)
+            outcome = "inconclusive" if reply.status >= 500 else "success"
+            detail = f"{call.what}: HTTP {reply.status}"
+            return reply
+        except InvalidServiceResponse as error:
+            outcome, detail = "invalid", error.message
+            raise
+        except (_Retryable, ServiceUnavailable) as error:
+            outcome, detail = "failure", f"{call.what}: {error}"
+            raise
         finally:
             attempt.release()  # an attempt cancelled mid-way decides nothing (see _breaker)
+            self._observe(outcome, started, detail)
+
+    def _observe(self, outcome: str, started: float | None, detail: str) -> None:
+        """Metrics of one attempt, and the last outcome (``GET /health`` shows it)."""
+        GLOBECO_REQUESTS.labels(self.service, outcome).inc()
+        if started is not None:
+            GLOBECO_DURATION.labels(self.service).observe(time.perf_counter() - started)
+        CIRCUIT_STATE.labels(self.service).set(CIRCUIT_CODES[self.breaker.state])
+        self.last_outcome = LastOutcome(outcome, datetime.now(UTC), detail[:300])
 
     async def _exchange(self, call: _Call, attempt: Attempt) -> Reply:
         what, idempotent = call.what, call.idempotent

@@ -11,13 +11,14 @@ import httpx
 
 from order_generation.adapters.globeco import accounting, order, portfolio, pricing, security
 from order_generation.adapters.globeco._breaker import CircuitBreaker, CircuitState
-from order_generation.adapters.globeco._http import RetryPolicy, ServiceHttp
+from order_generation.adapters.globeco._http import LastOutcome, RetryPolicy, ServiceHttp
 from order_generation.adapters.globeco.accounting import PortfolioAccountingClient
 from order_generation.adapters.globeco.order import OrderClient
 from order_generation.adapters.globeco.portfolio import PortfolioClient
 from order_generation.adapters.globeco.pricing import PricingClient
 from order_generation.adapters.globeco.security import SecurityClient
 from order_generation.config import Settings
+from order_generation.observability import correlation
 
 # Generous: a model rebalance runs many portfolios concurrently against the same services.
 POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
@@ -57,6 +58,7 @@ class GlobecoClients:
             limits=POOL_LIMITS,
             trust_env=False,
             headers={"User-Agent": "globeco-order-generation-service"},
+            event_hooks={"request": [_send_correlation_id]},
         )
         retry = RetryPolicy(
             attempts=settings.http_attempts,
@@ -102,6 +104,10 @@ class GlobecoClients:
         """Each service's circuit: "closed", "open" or "half_open" (for health and metrics)."""
         return {name: svc.breaker.state for name, svc in self._services.items()}
 
+    def last_outcomes(self) -> dict[str, LastOutcome | None]:
+        """How the last call to each service ended (None: not called yet)."""
+        return {name: svc.last_outcome for name, svc in self._services.items()}
+
     async def aclose(self) -> None:
         await self.http.aclose()
 
@@ -115,3 +121,10 @@ class GlobecoClients:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def _send_correlation_id(request: httpx.Request) -> None:
+    # Every GlobeCo call made for a request carries that request's correlation id.
+    current = correlation.correlation_id()
+    if current is not None:
+        request.headers[correlation.CORRELATION_HEADER] = current

@@ -1,0 +1,1 @@
+"""Correlation ids, Prometheus metrics and OpenTelemetry tracing: what an operator sees."""
