@@ -21,14 +21,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import chain
 from typing import Any, TextIO
 
+from order_generation.domain.numbers import exact_decimal
 from order_generation.domain.optimizer import (
     RebalanceProblem,
     RebalanceSolution,
     SecurityTarget,
+    check_problem,
     optimize_rebalance,
     plain,
 )
@@ -142,7 +144,7 @@ def _problem(record: Any) -> tuple[str | int | None, RebalanceProblem]:
     securities = tuple(_security(p, f"positions[{i}]") for i, p in enumerate(positions))
     try:
         problem = RebalanceProblem(cash=cash, securities=securities)
-        _check_unique(problem)
+        check_problem(problem)  # the optimizer's own input rules (a security at most once)
     except ValueError as error:
         raise ProblemError(str(error)) from error
     return problem_id, problem
@@ -164,25 +166,13 @@ def _security(data: Any, path: str) -> SecurityTarget:
 
 
 def _number(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise ProblemError(f"{path}: must be a number, got {json.dumps(value, default=str)}")
     try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        raise ProblemError(f"{path}: must be a number, got {json.dumps(value)}") from None
-    if not number.is_finite():
-        raise ProblemError(f"{path}: must be a finite number, got {value}")
+        number = exact_decimal(value)
+    except ValueError as error:
+        raise ProblemError(f"{path}: {error}, got {json.dumps(value, default=str)}") from None
     if number and abs(number.adjusted()) > _MAX_MAGNITUDE:
         raise ProblemError(f"{path}: {value} is out of range (|exponent| > {_MAX_MAGNITUDE})")
     return number
-
-
-def _check_unique(problem: RebalanceProblem) -> None:
-    seen: set[str] = set()
-    for security in problem.securities:
-        if security.security_id in seen:
-            raise ValueError(f"duplicate security_id {security.security_id!r}")
-        seen.add(security.security_id)
 
 
 def _id_of(record: Any) -> str | int | None:

@@ -21,7 +21,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator, OAS31Validator
 
 from order_generation.adapters.globeco import order_payload
-from order_generation.domain.market import OrderRequest
+from order_generation.domain.orders import OrderRequest
 from tests.fixtures.sandbox import UNFUNDED_PORTFOLIO_ID, UNKNOWN_PORTFOLIO_ID, Sandbox
 
 OPENAPI = Path(__file__).parent / "openapi"

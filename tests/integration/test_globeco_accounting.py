@@ -9,7 +9,7 @@ import pytest
 from order_generation.adapters.globeco import GlobecoClients
 from order_generation.adapters.globeco._parse import Payload
 from order_generation.domain.errors import InvalidServiceResponse, ServiceUnavailable
-from order_generation.domain.market import PortfolioHoldings
+from order_generation.domain.holdings import PortfolioHoldings
 from tests.fixtures.sandbox import (
     EDGE_PORTFOLIO_ID,
     LARGE_PORTFOLIO_HOLDINGS,

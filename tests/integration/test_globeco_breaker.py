@@ -14,7 +14,7 @@ import pytest
 from order_generation.adapters.globeco import GlobecoClients
 from order_generation.adapters.globeco._breaker import CircuitBreaker, CircuitOpenError
 from order_generation.domain.errors import ServiceUnavailable
-from order_generation.domain.market import PortfolioHoldings
+from order_generation.domain.holdings import PortfolioHoldings
 from tests.fixtures.sandbox import UNFUNDED_PORTFOLIO_ID, Sandbox
 
 PRICES = "GET /api/v1/prices"

@@ -9,7 +9,7 @@ import pytest
 
 from order_generation.adapters.globeco import GlobecoClients
 from order_generation.domain.errors import InvalidServiceResponse, ServiceUnavailable
-from order_generation.domain.market import OrderRequest
+from order_generation.domain.orders import OrderRequest
 from tests.fixtures.sandbox import Sandbox
 
 ORDERS = "POST /api/v1/orders"

@@ -15,14 +15,14 @@ import pytest
 
 from order_generation.adapters.db.database import Database
 from order_generation.api.rebalance_schemas import portfolio_json, run_json
-from order_generation.domain.investment_model import new_object_id
+from order_generation.domain.ids import new_object_id
 from order_generation.domain.rebalance import (
     PortfolioRebalance,
     PositionRebalance,
     RebalanceRun,
     SecurityPrice,
 )
-from order_generation.services.rebalances import SLICE_PORTFOLIOS
+from order_generation.services.stored_runs import SLICE_PORTFOLIOS
 from tests.reliability.conftest import Figures
 
 V1 = "/api/v1"

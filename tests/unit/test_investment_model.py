@@ -7,12 +7,11 @@ from decimal import Decimal
 import pytest
 
 from order_generation.domain.errors import RuleViolation
+from order_generation.domain.ids import is_object_id, new_object_id
 from order_generation.domain.investment_model import (
     InvestmentModel,
     Position,
-    is_object_id,
     new_model,
-    new_object_id,
 )
 
 SEC = [f"{i:024x}" for i in range(1, 300)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -110,6 +112,44 @@ def test_tie_keeps_the_unit_closer_to_the_holding(cash: str, held: str, expected
     solution = solve(problem)
     assert solution.market_value == Decimal(1000)
     assert solution.quantities["A"] == expected
+
+
+@pytest.mark.parametrize(("held", "expected"), [("0", 2), ("3", 3)])
+def test_tie_rule_on_the_clamped_path(held: str, expected: int) -> None:
+    # B's nearest unit (3 × 35 = 105) is above its band [50, 100]: the fast path gives up and
+    # every security goes through the full bounds, where A's tie (ideal 50 = 2.5 units of 20)
+    # is decided by the same rule.
+    cash = str(1000 - 20 * int(held))
+    problem = make_problem(
+        cash, ("A", "20", held, "0.05", "0.05", "0.05"), ("B", "35", "0", "0.1", "0.05", "0")
+    )
+    solution = solve(problem)
+    assert solution.market_value == Decimal(1000)
+    assert dict(solution.quantities) == {"A": expected, "B": 2}
+    assert solution.method == "separable"
+
+
+def test_tie_rule_on_the_cash_binding_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A (ideal 25 = 2.5 units of 10, holds 3, band [20, 30]) and C (one unit of 90, ideal 85)
+    # overspend the market value of 100 by 20: only cutting C covers that, and cutting A from 3
+    # to 2 as well costs nothing (a tie). A solver may return either optimum; the answer must
+    # keep A at 3, nearer its holding. The solver is made to return the other one here.
+    from order_generation.domain.optimizer import _solve
+
+    real = _solve.cheapest_cuts
+
+    def with_the_free_tie_cut(items: Any, excess: Decimal, remaining: float) -> Any:
+        cuts = real(items, excess, remaining)
+        assert cuts.by_index is not None
+        return replace(cuts, by_index={**cuts.by_index, 0: 1})
+
+    monkeypatch.setattr(_solve, "cheapest_cuts", with_the_free_tie_cut)
+    problem = make_problem(
+        "70", ("A", "10", "3", "0.25", "0.05", "0.05"), ("C", "90", "0", "0.85", "0.85", "0.15")
+    )
+    solution = solve(problem)
+    assert solution.method == "milp"
+    assert dict(solution.quantities) == {"A": 3, "C": 0}
 
 
 # --- exactness at band edges: where float floor/ceil pick the wrong integer --------------------

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from order_generation.domain.holdings import PortfolioHoldings
 from order_generation.domain.investment_model import Position, new_model
-from order_generation.domain.market import PortfolioHoldings
 from order_generation.domain.optimizer import RebalanceSolution, optimize_rebalance
 from order_generation.domain.rebalance import (
     MissingPrices,

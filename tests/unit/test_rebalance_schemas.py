@@ -9,9 +9,9 @@ import pydantic_core
 
 from order_generation.api.rebalance_schemas import (
     PortfolioOut,
-    PositionOut,
     RebalanceOut,
     RebalanceResultOut,
+    RunPositionOut,
     portfolio_json,
     position_json,
     result_json,
@@ -69,7 +69,7 @@ def test_builders_match_the_documented_models() -> None:
         (RebalanceOut, run_json(run)),
         (PortfolioOut, portfolio_json(run.portfolios[0])),
         (PortfolioOut, portfolio_json(run.portfolios[1])),
-        (PositionOut, position_json(run.portfolios[0].positions[0])),
+        (RunPositionOut, position_json(run.portfolios[0].positions[0])),
         (RebalanceResultOut, result_json(run.rebalance_id, run.portfolios[0])),
     ):
         checked = model.model_validate(value, strict=False)

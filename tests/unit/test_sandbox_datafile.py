@@ -30,7 +30,7 @@ PID = "b" * 24
 def _valid() -> dict[str, Any]:
     return {
         "securities": [{"security_id": SEC, "ticker": "AAPL", "description": "Apple Inc."}],
-        "prices": [{"ticker": "AAPL", "close": 177.0}],
+        "prices": [{"ticker": "AAPL", "close": Decimal("177.0")}],
         "portfolios": [
             {
                 "portfolio_id": PID,
@@ -87,6 +87,7 @@ def test_numbers_may_be_numeric_strings_and_optional_fields_may_be_left_out() ->
         (["prices", 0, "close"], 0, r"prices\[0\]\.close: must be > 0"),
         (["prices", 0, "close"], "abc", r"prices\[0\]\.close: expected a number"),
         (["prices", 0, "close"], True, r"prices\[0\]\.close: expected a number"),
+        (["prices", 0, "close"], 177.5, r"prices\[0\]\.close: expected a number"),  # a float
         (["prices", 0, "std"], -1, r"prices\[0\]\.std: must be >= 0"),
         (["portfolios", 0, "name"], "", r"portfolios\[0\]\.name: expected a non-empty string"),
         (

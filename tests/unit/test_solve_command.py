@@ -189,8 +189,8 @@ def test_bad_line_among_many_reports_it_and_continues(
     [
         ({"positions": []}, "cash: required"),
         ({"cash": "1", "positions": {}}, "positions: must be a list"),
-        ({"cash": True, "positions": []}, "cash: must be a number"),
-        ({"cash": "NaN", "positions": []}, "cash: must be a finite number"),
+        ({"cash": True, "positions": []}, "cash: must be a number, not a boolean"),
+        ({"cash": "NaN", "positions": []}, "cash: must be a decimal number written with"),
         ({"cash": "1", "positions": [{"price": "1"}]}, "positions[0].security_id: required"),
         (
             {"cash": "1", "positions": [position("A", "1"), position("A", "2")]},

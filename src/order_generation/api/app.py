@@ -16,12 +16,14 @@ from order_generation.adapters.globeco import GlobecoClients
 from order_generation.api.errors import install_error_handlers, path_methods
 from order_generation.api.middleware import ObservabilityMiddleware
 from order_generation.api.openapi import install_openapi
-from order_generation.api.routes import API_PREFIX, health, models, rebalances, rebalancing
+from order_generation.api.routes import API_PREFIX, health, models, rebalancing, stored_runs
 from order_generation.config import Settings, get_settings
 from order_generation.log_setup import configure_logging
 from order_generation.observability import metrics
 from order_generation.observability.tracing import telemetry_from_environment
+from order_generation.services.models import ModelService
 from order_generation.services.rebalancing import Rebalancer
+from order_generation.services.stored_runs import StoredRunService
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,6 +49,8 @@ def create_app(settings: Settings) -> FastAPI:
             metrics.forget_dead_processes()
             app.state.database = database
             app.state.clients = clients
+            app.state.models = ModelService(database)
+            app.state.stored_runs = StoredRunService(database)
             app.state.rebalancer = Rebalancer(
                 database,
                 clients,
@@ -83,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         ObservabilityMiddleware, telemetry=telemetry, trusted_hosts=settings.trusted_hosts
     )
-    routers = (health.router, models.router, rebalancing.router, rebalances.router)
+    routers = (health.router, models.router, rebalancing.router, stored_runs.router)
     for router in routers:
         app.include_router(router)
     app.state.path_methods = path_methods(routers)

@@ -7,12 +7,24 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from order_generation.adapters.db.database import Database
+from order_generation.services.models import ModelService
 from order_generation.services.rebalancing import Rebalancer
+from order_generation.services.stored_runs import StoredRunService
 
 
 def _database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
+
+
+def _models(request: Request) -> ModelService:
+    models: ModelService = request.app.state.models
+    return models
+
+
+def _stored_runs(request: Request) -> StoredRunService:
+    runs: StoredRunService = request.app.state.stored_runs
+    return runs
 
 
 def _rebalancer(request: Request) -> Rebalancer:
@@ -21,4 +33,6 @@ def _rebalancer(request: Request) -> Rebalancer:
 
 
 DatabaseDep = Annotated[Database, Depends(_database)]
+ModelsDep = Annotated[ModelService, Depends(_models)]
+StoredRunsDep = Annotated[StoredRunService, Depends(_stored_runs)]
 RebalancerDep = Annotated[Rebalancer, Depends(_rebalancer)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pydantic_core
 from fastapi import Response
@@ -28,13 +28,14 @@ from order_generation.domain.rebalance import (
     RebalanceRun,
     RunHeader,
 )
+from order_generation.domain.trade import TradeSide
 
 Number = int | float
 Json = dict[str, Any]
 
 
 class TransactionOut(BaseModel):
-    transaction_type: Literal["BUY", "SELL"]
+    transaction_type: TradeSide
     security_id: str
     quantity: Number
     trade_date: date
@@ -60,7 +61,7 @@ class RebalanceResultOut(BaseModel):
     drifts: list[DriftOut]
 
 
-class PositionOut(BaseModel):
+class RunPositionOut(BaseModel):
     security_id: str
     price: Number
     original_quantity: Number
@@ -72,7 +73,7 @@ class PositionOut(BaseModel):
     low_drift: Number
     actual: Number
     actual_drift: Number
-    transaction_type: Literal["BUY", "SELL"] | None
+    transaction_type: TradeSide | None
     trade_quantity: Number
     trade_date: date
 
@@ -85,7 +86,7 @@ class PortfolioOut(BaseModel):
     market_value: Number | None = Field(description="null only for a failed portfolio")
     cash_before_rebalance: Number | None
     cash_after_rebalance: Number | None
-    positions: list[PositionOut]
+    positions: list[RunPositionOut]
 
 
 class RebalanceOut(BaseModel):

@@ -26,11 +26,11 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from order_generation.domain.ids import OBJECT_ID_PATTERN
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.numbers import DECIMAL_TEXT_PATTERN, exact_decimal
 from order_generation.domain.rebalance import MAX_RUN_LIMIT
 
-OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
 MAX_VERSION = 2**31 - 1
 
 
@@ -193,7 +193,7 @@ class PortfoliosChange(RequestBody):
     )
 
 
-class PositionOut(BaseModel):
+class ModelPositionOut(BaseModel):
     security_id: str
     target: DecimalOut
     high_drift: DecimalOut
@@ -203,7 +203,7 @@ class PositionOut(BaseModel):
 class ModelOut(BaseModel):
     model_id: str
     name: str
-    positions: list[PositionOut]
+    positions: list[ModelPositionOut]
     portfolios: list[str]
     last_rebalance_date: datetime | None
     version: int
@@ -214,7 +214,7 @@ class ModelOut(BaseModel):
             model_id=model.model_id,
             name=model.name,
             positions=[
-                PositionOut(
+                ModelPositionOut(
                     security_id=p.security_id,
                     target=p.target,
                     high_drift=p.high_drift,

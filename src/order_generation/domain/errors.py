@@ -45,6 +45,15 @@ class VersionConflict(DomainError):
     code = "VERSION_CONFLICT"
 
 
+def check_version(what: str, entity_id: str, current: int, expected: int) -> None:
+    """Optimistic concurrency, the one place it is decided (models and stored runs alike): a
+    write that read ``expected`` may go on only if the stored version is still it."""
+    if current != expected:
+        raise VersionConflict(
+            f"{what} {entity_id} is at version {current}, not {expected}; read it again and retry"
+        )
+
+
 class InvalidState(DomainError):
     """The request is well-formed but the stored state forbids it (e.g. deleting a model that
     still has portfolios): HTTP 422."""

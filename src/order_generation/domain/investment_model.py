@@ -7,10 +7,6 @@ invalid model cannot exist in memory, let alone be stored. Identity (``model_id`
 
 from __future__ import annotations
 
-import itertools
-import os
-import re
-import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -18,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from order_generation.domain.errors import RuleViolation
+from order_generation.domain.ids import new_object_id, require_object_id
 
 TARGET_STEP = Decimal("0.005")
 MAX_TARGET = Decimal("0.95")
@@ -30,29 +27,6 @@ MAX_NAME_LENGTH = 255
 MAX_DECIMAL_PLACES = 10
 # Fields GET /models can sort by (SPEC §3); default order is creation order.
 MODEL_SORT_FIELDS = ("model_id", "name", "last_rebalance_date")
-
-_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
-_id_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
-_process_tag = os.urandom(5).hex()
-
-
-def new_object_id() -> str:
-    """A fresh 24-hex id laid out like a MongoDB ObjectId: seconds, process tag, counter."""
-    return f"{int(time.time()) & 0xFFFFFFFF:08x}{_process_tag}{next(_id_counter) & 0xFFFFFF:06x}"
-
-
-def is_object_id(value: str) -> bool:
-    """True for exactly 24 hexadecimal characters (either case)."""
-    return _OBJECT_ID.fullmatch(value) is not None
-
-
-def require_object_id(value: str, what: str) -> str:
-    """The id in lower case, or RuleViolation naming ``what`` when it is not 24 hex chars."""
-    if not is_object_id(value):
-        raise RuleViolation(
-            f"{what} {value!r} is not a 24-character hexadecimal id", code="INVALID_ID"
-        )
-    return value.lower()
 
 
 @dataclass(frozen=True, slots=True)

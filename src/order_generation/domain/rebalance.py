@@ -13,11 +13,11 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from order_generation.domain.holdings import PortfolioHoldings
 from order_generation.domain.investment_model import InvestmentModel
-from order_generation.domain.market import PortfolioHoldings
 from order_generation.domain.optimizer import RebalanceProblem, RebalanceSolution, SecurityTarget
+from order_generation.domain.trade import TradeSide, side_of
 
-TransactionType = Literal["BUY", "SELL"]
 # failed: this portfolio's own data could not be read (one malformed answer) while the services
 # as a whole were up; the run goes on without it (SPEC §8).
 PortfolioStatus = Literal["rebalanced", "infeasible", "failed"]
@@ -61,7 +61,7 @@ class PositionRebalance:
     low_drift: Decimal
     actual: Decimal
     actual_drift: Decimal
-    transaction_type: TransactionType | None
+    transaction_type: TradeSide | None
     trade_quantity: Decimal
     trade_date: date
 
@@ -281,7 +281,7 @@ def position_outcome(
         low_drift=security.low_drift,
         actual=actual,
         actual_drift=actual - security.target,
-        transaction_type="BUY" if change > 0 else "SELL" if change < 0 else None,
+        transaction_type=side_of(change),
         trade_quantity=abs(change),
         trade_date=trade_date,
     )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Callable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from order_generation.domain.ids import is_object_id
+from order_generation.domain.numbers import exact_decimal
 from order_generation.sandbox.model import (
     DEFAULT_PRICE_DATE,
     SandboxData,
@@ -24,7 +25,6 @@ from order_generation.sandbox.model import (
     SandboxSecurity,
 )
 
-_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 _HOLDING_FIELDS = frozenset({"security_id", "quantity"})
 _T = TypeVar("_T")
 
@@ -53,8 +53,9 @@ def load_data(path: str | Path) -> SandboxData:
 def parse_data(raw: object) -> SandboxData:
     """Validate an already-decoded data file.
 
-    Numbers may be ``int``, ``Decimal``, ``float`` or numeric strings; decode with
-    ``json.loads(text, parse_float=Decimal)`` to keep every digit.
+    Numbers may be ``int``, ``Decimal`` or numeric strings (the rule of
+    ``domain.numbers.exact_decimal``; floats are refused, their digits are already lost):
+    decode with ``json.loads(text, parse_float=Decimal)``.
     """
     top = _object(
         raw, "the file", required={"securities", "prices", "portfolios"}, optional={"price_date"}
@@ -160,7 +161,7 @@ def _holding(raw: object, where: str) -> SandboxHolding:
     # path below explains anything else.
     if type(raw) is dict and raw.keys() == _HOLDING_FIELDS:
         security_id, quantity = raw["security_id"], raw["quantity"]
-        if type(quantity) is int and type(security_id) is str and _OBJECT_ID.fullmatch(security_id):
+        if type(quantity) is int and type(security_id) is str and is_object_id(security_id):
             return SandboxHolding(security_id, Decimal(quantity))
     item = _object(raw, where, required=set(_HOLDING_FIELDS), optional=set())
     return SandboxHolding(
@@ -195,27 +196,16 @@ def _text(raw: object, where: str) -> str:
 
 
 def _object_id(raw: object, where: str) -> str:
-    if not isinstance(raw, str) or not _OBJECT_ID.fullmatch(raw):
+    if not isinstance(raw, str) or not is_object_id(raw):
         raise SandboxDataError(f"{where}: expected a 24-character hex id, got {raw!r}")
     return raw
 
 
 def _decimal(raw: object, where: str) -> Decimal:
-    # bool is an int subclass: reject it explicitly.
-    if type(raw) is int or type(raw) is Decimal:
-        value = Decimal(raw)
-    elif type(raw) is float:
-        value = Decimal(repr(raw))  # the shortest decimal that reads back as this float
-    elif isinstance(raw, str):
-        try:
-            value = Decimal(raw.strip())
-        except InvalidOperation:
-            raise SandboxDataError(f"{where}: expected a number, got {raw!r}") from None
-    else:
-        raise SandboxDataError(f"{where}: expected a number, got {_kind(raw)}")
-    if not value.is_finite():
-        raise SandboxDataError(f"{where}: expected a finite number, got {raw!r}")
-    return value
+    try:
+        return exact_decimal(raw)
+    except ValueError as error:
+        raise SandboxDataError(f"{where}: expected a number ({error}), got {_kind(raw)}") from None
 
 
 def _date(raw: object, where: str) -> dt.date:

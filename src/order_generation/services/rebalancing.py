@@ -33,13 +33,11 @@ from order_generation.domain.errors import (
     Overloaded,
     ServiceUnavailable,
 )
+from order_generation.domain.ids import new_object_id, require_object_id
 from order_generation.domain.investment_model import (
     InvestmentModel,
-    new_object_id,
-    require_object_id,
 )
 from order_generation.domain.optimizer import (
-    Infeasibility,
     OptimizerFailure,
     RebalanceProblem,
     RebalanceSolution,
@@ -148,14 +146,14 @@ class Rebalancer:
 
     async def _rebalance_portfolio(self, portfolio_id: str) -> tuple[str, PortfolioRebalance]:
         async with self._db.unit_of_work(write=False) as uow:
-            model = await uow.models.holding(portfolio_id)
+            model = await uow.models.owner_of(portfolio_id)
         if model is None:
             raise NotFound(f"portfolio {portfolio_id} is not in any model; add it to one first")
         name = asyncio.create_task(self._portfolio_name(portfolio_id))
         try:
             snapshot = await self._price_snapshot()
             outcome = await self._rebalance_one(
-                portfolio_id, model, snapshot, _today(), tolerate_unreadable=False
+                portfolio_id, model, snapshot, _today(), isolate_failures=False
             )
         except BaseException:
             name.cancel()
@@ -192,11 +190,11 @@ class Rebalancer:
         names = asyncio.create_task(self._portfolio_names())
         try:
             snapshot = await self._price_snapshot()
-            outcomes = await self._rebalance_all(model, snapshot)
+            outcomes, unreadable = await self._rebalance_all(model, snapshot)
         except BaseException:
             names.cancel()
             raise
-        if all(o.status == "failed" for o in outcomes):
+        if unreadable == len(outcomes):
             names.cancel()
             raise InvalidServiceResponse(
                 ACCOUNTING,
@@ -209,15 +207,25 @@ class Rebalancer:
 
     async def _rebalance_all(
         self, model: InvestmentModel, snapshot: PriceSnapshot
-    ) -> tuple[PortfolioRebalance, ...]:
+    ) -> tuple[tuple[PortfolioRebalance, ...], int]:
+        """Every portfolio's outcome, and how many of them had unreadable holdings."""
         gate = asyncio.Semaphore(self._concurrency)
         today = _today()
+        unreadable = 0
 
         async def one(portfolio_id: str) -> PortfolioRebalance:
+            nonlocal unreadable
             async with gate:
-                return await self._rebalance_one(
-                    portfolio_id, model, snapshot, today, tolerate_unreadable=True
-                )
+                try:
+                    return await self._rebalance_one(
+                        portfolio_id, model, snapshot, today, isolate_failures=True
+                    )
+                except InvalidServiceResponse as error:
+                    # The service answered, but this portfolio's answer cannot be read: that
+                    # portfolio fails alone (a service that is down still aborts the run).
+                    log.warning("portfolio holdings unreadable", portfolio_id=portfolio_id)
+                    unreadable += 1
+                    return failed_outcome(portfolio_id, None, error.message)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -225,7 +233,7 @@ class Rebalancer:
         except BaseExceptionGroup as failures:
             # The task group cancelled the rest at the first failure; report that one.
             raise _first_failure(failures) from None
-        return tuple(task.result() for task in tasks)
+        return tuple(task.result() for task in tasks), unreadable
 
     async def _rebalance_one(
         self,
@@ -234,25 +242,28 @@ class Rebalancer:
         snapshot: PriceSnapshot,
         today: date,
         *,
-        tolerate_unreadable: bool,
+        isolate_failures: bool,
     ) -> PortfolioRebalance:
-        try:
-            with self._telemetry.span("rebalance.fetch_holdings", portfolio_id=portfolio_id):
-                holdings = await self._clients.accounting.portfolio_holdings(portfolio_id)
-        except InvalidServiceResponse as error:
-            # The service answered, but this portfolio's answer cannot be read: in a model run
-            # that portfolio fails alone (a service that is down still aborts the run).
-            if not tolerate_unreadable:
-                raise
-            log.warning("portfolio holdings unreadable", portfolio_id=portfolio_id)
-            return failed_outcome(portfolio_id, None, error.message)
+        """This portfolio's outcome. ``isolate_failures`` (a model run): a portfolio whose
+        solve fails is ``failed`` instead of raising. Unreadable holdings raise
+        InvalidServiceResponse either way (a model run counts them)."""
+        with self._telemetry.span("rebalance.fetch_holdings", portfolio_id=portfolio_id):
+            holdings = await self._clients.accounting.portfolio_holdings(portfolio_id)
         try:
             problem = rebalance_problem(holdings, model, snapshot.prices)
         except MissingPrices as missing:
             return unpriced_outcome(holdings, None, str(missing))
         with self._telemetry.span("rebalance.solve", portfolio_id=portfolio_id):
             started = time.perf_counter()
-            solution = await self._solve(problem)
+            try:
+                solution = await self._solve(problem)
+            except OptimizerFailure as failure:
+                # A bug (an answer failed the optimizer's own exact check): logged for a fix.
+                # In a model run that portfolio fails alone; a single rebalance answers 500.
+                log.error("optimizer failure", portfolio_id=portfolio_id, error=str(failure))
+                if not isolate_failures:
+                    raise
+                return failed_outcome(portfolio_id, None, f"the optimizer failed: {failure}")
             SOLVE_DURATION.labels(solution.method or solution.status).observe(
                 time.perf_counter() - started
             )
@@ -262,20 +273,15 @@ class Rebalancer:
         return infeasible_outcome(portfolio_id, None, problem, reason, today)
 
     async def _solve(self, problem: RebalanceProblem) -> RebalanceSolution:
+        """The optimum: fast answers on the event loop, the cash-binding MILP in a worker
+        thread (HiGHS releases the GIL). Raises OptimizerFailure either way."""
         quick = optimize_rebalance_inline(problem)
         if quick is not None:
             return quick
         solve = functools.partial(optimize_rebalance, problem, time_limit_seconds=self._timeout)
         # In the request's context, so whatever the solver logs carries the correlation id.
         in_context = functools.partial(contextvars.copy_context().run, solve)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._solver_pool, in_context)
-        except OptimizerFailure as failure:
-            # A solver fault on one portfolio must not sink a whole model run: that portfolio
-            # is reported unsolved, with the reason, and the fault is logged for a fix.
-            log.error("optimizer failure", error=str(failure))
-            reason = Infeasibility("optimizer_failure", f"the optimizer failed: {failure}")
-            return RebalanceSolution("timeout", problem.market_value, {}, None, reason)
+        return await asyncio.get_running_loop().run_in_executor(self._solver_pool, in_context)
 
     async def _price_snapshot(self) -> PriceSnapshot:
         with self._telemetry.span("rebalance.fetch_prices"):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from order_generation.adapters.db.tables import model_portfolios, model_positions, models
-from order_generation.domain.errors import NotFound, RuleViolation, VersionConflict
+from order_generation.domain.errors import NotFound, RuleViolation, check_version
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.paging import Page, SortKey
 
@@ -31,7 +31,7 @@ class ModelRepository:
         found = await self._load(query.with_for_update() if for_update else query)
         return found[0] if found else None
 
-    async def holding(self, portfolio_id: str) -> InvestmentModel | None:
+    async def owner_of(self, portfolio_id: str) -> InvestmentModel | None:
         """The model whose portfolios include ``portfolio_id``, if any (at most one can)."""
         owner = (
             select(model_portfolios.c.model_id)
@@ -156,10 +156,7 @@ class ModelRepository:
         ).scalar_one_or_none()
         if current is None:
             raise NotFound(f"model {model_id} not found")
-        raise VersionConflict(
-            f"model {model_id} is at version {current}, not {expected_version}; "
-            "read it again and retry",
-        )
+        check_version("model", model_id, current, expected_version)
 
     async def _load(self, query: Select[tuple[object, ...]]) -> list[InvestmentModel]:
         rows = (await self._db.execute(query)).all()

@@ -16,7 +16,7 @@ from order_generation.adapters.db.tables import (
     rebalance_prices,
     rebalances,
 )
-from order_generation.domain.errors import NotFound, VersionConflict
+from order_generation.domain.errors import NotFound, check_version
 from order_generation.domain.paging import Page, SortKey
 from order_generation.domain.rebalance import (
     PortfolioRebalance,
@@ -206,10 +206,7 @@ class RebalanceRepository:
         ).scalar_one_or_none()
         if current is None:
             raise NotFound(f"rebalance {rebalance_id} not found")
-        if current != expected_version:
-            raise VersionConflict(
-                f"rebalance {rebalance_id} is at version {current}, not {expected_version}"
-            )
+        check_version("rebalance", rebalance_id, current, expected_version)
         for table in (rebalance_positions, rebalance_portfolios, rebalance_prices, rebalances):
             await self._db.execute(delete(table).where(table.c.rebalance_id == rebalance_id))
 

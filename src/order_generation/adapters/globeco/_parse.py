@@ -3,15 +3,13 @@ names the service, the request and the offending field, never a ``KeyError`` fur
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NoReturn
 
 from order_generation.domain.errors import InvalidServiceResponse
+from order_generation.domain.numbers import exact_decimal
 
-# A plain decimal numeral. ``Decimal()`` alone would also take "NaN", "1_000" and non-ASCII digits.
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 # 10^18 is far beyond any price, quantity or cash balance; a huge exponent would make the exact
 # arithmetic downstream overflow instead of failing here.
 _MAX_ADJUSTED_EXPONENT = 17
@@ -55,19 +53,13 @@ class Payload:
         return value
 
     def decimal(self, obj: Mapping[str, Any], key: str, where: str) -> Decimal:
-        """A number, or a numeric string (accounting sends decimals as strings); exact, finite
-        and below 10^18 in magnitude."""
+        """A number, or a numeric string (accounting sends decimals as strings), read by the
+        domain's one rule for decimals; below 10^18 in magnitude."""
         value = obj.get(key)
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            number = Decimal(value)
-        elif isinstance(value, str):
-            if not _DECIMAL.fullmatch(value.strip()):
-                self.fail(f"{where}.{key}", f"should be a decimal number, got {value!r}")
-            number = Decimal(value.strip())
-        else:
+        try:
+            number = exact_decimal(value)
+        except ValueError:
             self.fail(f"{where}.{key}", f"should be a decimal number, got {_kind(value)}")
-        if not number.is_finite():
-            self.fail(f"{where}.{key}", f"should be a finite number, got {value!r}")
         if number.adjusted() > _MAX_ADJUSTED_EXPONENT:
             self.fail(f"{where}.{key}", f"is out of range, got {_kind(value)}")
         return number

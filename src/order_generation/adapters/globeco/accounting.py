@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from order_generation.adapters.globeco._http import Reply, ServiceHttp
 from order_generation.adapters.globeco._parse import Payload
-from order_generation.domain.market import PortfolioHoldings
+from order_generation.domain.holdings import PortfolioHoldings
 
 SERVICE = "portfolio accounting"
 # The summary lists at most this many balance rows (cash included); beyond, page the balances.

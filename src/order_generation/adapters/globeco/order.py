@@ -14,14 +14,15 @@ from typing import Any
 from order_generation.adapters.globeco._http import Reply, ServiceHttp
 from order_generation.adapters.globeco._parse import Payload
 from order_generation.domain.errors import InvalidServiceResponse
-from order_generation.domain.market import OrderBatchResult, OrderRequest, OrderResult
+from order_generation.domain.orders import OrderBatchResult, OrderRequest, OrderResult
+from order_generation.domain.trade import BUY, SELL
 
 SERVICE = "order"
 MAX_BATCH = 1000
 # The Order Service's seeded ids: the portal sends rebalance trades this way.
 BLOTTER_DEFAULT = 1
 STATUS_NEW = 1
-ORDER_TYPE_IDS = {"BUY": 1, "SELL": 2}
+ORDER_TYPE_IDS = {BUY: 1, SELL: 2}
 
 
 def order_payload(order: OrderRequest, now: dt.datetime) -> dict[str, Any]:

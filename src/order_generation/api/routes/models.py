@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from order_generation.api.deps import DatabaseDep
+from order_generation.api.deps import ModelsDep
 from order_generation.api.exact_json import ExactJsonRoute
 from order_generation.api.routes import API_PREFIX
 from order_generation.api.schemas import (
@@ -22,7 +22,6 @@ from order_generation.api.schemas import (
     sort_pattern,
 )
 from order_generation.domain.investment_model import MODEL_SORT_FIELDS
-from order_generation.services import models as service
 
 router = APIRouter(
     prefix=API_PREFIX,
@@ -44,37 +43,34 @@ SortBy = Annotated[
 
 @router.get("/models", response_model=list[ModelOut])
 async def list_models(
-    db: DatabaseDep,
+    models: ModelsDep,
     offset: Annotated[QueryNumber | None, Query(description="Default 0.")] = None,
     limit: Annotated[QueryNumber | None, Query(description="Default: to the end.")] = None,
     sort_by: SortBy = None,
 ) -> list[ModelOut]:
-    return [ModelOut.of(m) for m in await service.list_models(db, offset, limit, sort_by)]
+    return [ModelOut.of(m) for m in await models.page(offset, limit, sort_by)]
 
 
 @router.get("/model/{model_id}", response_model=ModelOut)
-async def get_model(model_id: ObjectIdPath, db: DatabaseDep) -> ModelOut:
-    return ModelOut.of(await service.get_model(db, model_id))
+async def get_model(model_id: ObjectIdPath, models: ModelsDep) -> ModelOut:
+    return ModelOut.of(await models.get(model_id))
 
 
 @router.post("/models", response_model=ModelOut, status_code=status.HTTP_201_CREATED)
-async def create_model(body: ModelCreate, db: DatabaseDep) -> ModelOut:
-    model = await service.create_model(
-        db, body.name, [p.to_domain() for p in body.positions], body.portfolios
-    )
-    return ModelOut.of(model)
+async def create_model(body: ModelCreate, models: ModelsDep) -> ModelOut:
+    positions = [p.to_domain() for p in body.positions]
+    return ModelOut.of(await models.create(body.name, positions, body.portfolios))
 
 
 @router.put("/model/{model_id}", response_model=ModelOut)
-async def replace_model(model_id: ObjectIdPath, body: ModelUpdate, db: DatabaseDep) -> ModelOut:
-    keep_date = "last_rebalance_date" not in body.model_fields_set
-    model = await service.replace_model(
-        db,
+async def replace_model(model_id: ObjectIdPath, body: ModelUpdate, models: ModelsDep) -> ModelOut:
+    model = await models.replace(
         model_id,
         name=body.name,
         positions=[p.to_domain() for p in body.positions],
         portfolios=body.portfolios,
-        last_rebalance_date=service.KEEP if keep_date else body.last_rebalance_date,
+        last_rebalance_date=body.last_rebalance_date,
+        keep_last_rebalance_date="last_rebalance_date" not in body.model_fields_set,
         version=body.version,
     )
     return ModelOut.of(model)
@@ -85,50 +81,41 @@ async def replace_model(model_id: ObjectIdPath, body: ModelUpdate, db: DatabaseD
     status_code=status.HTTP_204_NO_CONTENT,
     responses={422: {"model": ErrorOut, "description": "the model still has portfolios"}},
 )
-async def delete_model(model_id: ObjectIdPath, version: VersionQuery, db: DatabaseDep) -> Response:
-    await service.delete_model(db, model_id, version)
+async def delete_model(
+    model_id: ObjectIdPath, version: VersionQuery, models: ModelsDep
+) -> Response:
+    await models.delete(model_id, version)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def _changed(
-    db: DatabaseDep, model_id: str, change: service.ModelChange, version: int | None
-) -> ModelOut:
-    return ModelOut.of(await service.change_model(db, model_id, change, expected_version=version))
-
-
 @router.post("/model/{model_id}/position", response_model=ModelOut)
-async def add_position(model_id: ObjectIdPath, body: PositionChange, db: DatabaseDep) -> ModelOut:
-    position = body.to_domain()
-    return await _changed(db, model_id, lambda m: m.with_position_added(position), body.version)
+async def add_position(model_id: ObjectIdPath, body: PositionChange, models: ModelsDep) -> ModelOut:
+    return ModelOut.of(await models.add_position(model_id, body.to_domain(), body.version))
 
 
 @router.put("/model/{model_id}/position", response_model=ModelOut)
 async def update_position(
-    model_id: ObjectIdPath, body: PositionChange, db: DatabaseDep
+    model_id: ObjectIdPath, body: PositionChange, models: ModelsDep
 ) -> ModelOut:
-    position = body.to_domain()
-    return await _changed(db, model_id, lambda m: m.with_position_updated(position), body.version)
+    return ModelOut.of(await models.update_position(model_id, body.to_domain(), body.version))
 
 
 @router.delete("/model/{model_id}/position", response_model=ModelOut)
 async def remove_position(
-    model_id: ObjectIdPath, body: PositionChange, db: DatabaseDep
+    model_id: ObjectIdPath, body: PositionChange, models: ModelsDep
 ) -> ModelOut:
-    position = body.to_domain()
-    return await _changed(db, model_id, lambda m: m.with_position_removed(position), body.version)
+    return ModelOut.of(await models.remove_position(model_id, body.to_domain(), body.version))
 
 
 @router.post("/model/{model_id}/portfolio", response_model=ModelOut)
 async def add_portfolios(
-    model_id: ObjectIdPath, body: PortfoliosChange, db: DatabaseDep
+    model_id: ObjectIdPath, body: PortfoliosChange, models: ModelsDep
 ) -> ModelOut:
-    ids = body.portfolios
-    return await _changed(db, model_id, lambda m: m.with_portfolios_added(ids), body.version)
+    return ModelOut.of(await models.add_portfolios(model_id, body.portfolios, body.version))
 
 
 @router.delete("/model/{model_id}/portfolio", response_model=ModelOut)
 async def remove_portfolios(
-    model_id: ObjectIdPath, body: PortfoliosChange, db: DatabaseDep
+    model_id: ObjectIdPath, body: PortfoliosChange, models: ModelsDep
 ) -> ModelOut:
-    ids = body.portfolios
-    return await _changed(db, model_id, lambda m: m.with_portfolios_removed(ids), body.version)
+    return ModelOut.of(await models.remove_portfolios(model_id, body.portfolios, body.version))

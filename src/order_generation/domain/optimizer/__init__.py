@@ -16,6 +16,7 @@ from order_generation.domain.optimizer._problem import (
     Status,
 )
 from order_generation.domain.optimizer._solve import optimize_rebalance, optimize_rebalance_inline
+from order_generation.domain.optimizer._validate import validate as check_problem
 
 __all__ = [
     "Infeasibility",
@@ -24,6 +25,7 @@ __all__ = [
     "RebalanceSolution",
     "SecurityTarget",
     "Status",
+    "check_problem",
     "optimize_rebalance",
     "optimize_rebalance_inline",
     "plain",

@@ -99,16 +99,24 @@ def unit_bounds(
 
 def nearest_unit(ideal: Decimal, price: Decimal, holding: Decimal) -> Decimal:
     """The whole unit whose value is nearest ``ideal`` (price > 0), before any band clamping; at
-    an exact tie the one nearer the current holding (less trading), and the smaller one if the
-    holding is half-way too. In the ``exact()`` context."""
+    an exact tie, ``tie_break``. In the ``exact()`` context."""
     nearest, rest = divmod(ideal, price)
     if rest < _ZERO:
         nearest -= _ONE
         rest += price
     twice_rest = rest + rest
-    if twice_rest > price or (twice_rest == price and holding + holding > nearest + nearest + _ONE):
+    if twice_rest > price:
         nearest += _ONE
+    elif twice_rest == price:
+        nearest = tie_break(nearest, holding)
     return nearest
+
+
+def tie_break(lower: Decimal, holding: Decimal) -> Decimal:
+    """The tie rule (SPEC §4.6), the one place it is written: of two adjacent whole units
+    ``lower`` and ``lower + 1`` whose values are equally far from the ideal, the one nearer the
+    current holding (less trading); ``lower`` when the holding is half-way between them too."""
+    return lower + _ONE if holding + holding > lower + lower + _ONE else lower
 
 
 def ceil_div(value: Decimal, price: Decimal) -> Decimal:

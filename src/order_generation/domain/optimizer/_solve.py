@@ -20,6 +20,7 @@ from order_generation.domain.optimizer._exact import (
     UnitBounds,
     ceil_div,
     exact,
+    tie_break,
     unit_bounds,
 )
 from order_generation.domain.optimizer._highs import OptimizerFailure
@@ -135,10 +136,10 @@ def _separable_units(problem: RebalanceProblem, market_value: Decimal) -> list[D
                 unit -= _ONE
                 rest += price
             twice_rest = rest + rest
-            if twice_rest > price or (
-                twice_rest == price and s.quantity + s.quantity > unit + unit + _ONE
-            ):
+            if twice_rest > price:
                 unit += _ONE
+            elif twice_rest == price:
+                unit = tie_break(unit, s.quantity)
             value = unit * price
             if (
                 unit < _ZERO
@@ -171,7 +172,8 @@ def _cash_binding(prepared: _Prepared, remaining: float, time_limit: float) -> R
 
 
 def _prefer_holdings(prepared: _Prepared, units: list[Decimal]) -> None:
-    """Where a unit and its neighbour are equally good, keep the one nearer the holding.
+    """Where the solver's unit and its neighbour are equally good (the ideal lies half-way) and
+    both are admissible, apply the tie rule (``tie_break``): the solver may return either.
 
     Moves that sell run first: they only free cash, so every purchase considered afterwards
     sees all the cash it could ever have. Neither kind changes the objective.
@@ -183,8 +185,10 @@ def _prefer_holdings(prepared: _Prepared, units: list[Decimal]) -> None:
             unit, other = units[i], units[i] + step
             if not b.first <= other <= b.last or spend + step * b.price > prepared.market_value:
                 continue
-            tie = 2 * (b.ideal - unit * b.price) * step == b.price
-            if tie and abs(security.quantity - other) < abs(security.quantity - unit):
+            if 2 * (b.ideal - unit * b.price) * step != b.price:
+                continue  # not a tie
+            chosen = tie_break(min(unit, other), security.quantity)
+            if chosen == other:
                 units[i] = other
                 spend += step * b.price
 

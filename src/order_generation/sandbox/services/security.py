@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
+from order_generation.domain.ids import is_object_id
 from order_generation.sandbox.model import SandboxSecurity
 from order_generation.sandbox.services import StateDep
 from order_generation.sandbox.services._paging import v2_pagination
@@ -20,7 +21,6 @@ from order_generation.sandbox.wire import fastapi_error, json_response, starlett
 
 router = APIRouter(tags=["security"])
 
-_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 _TICKER = re.compile(r"[A-Za-z0-9.-]{1,50}")
 # The one security type the real service seeds: CS, Common Stock.
 _CS_TYPE_ID = hashlib.sha256(b"globeco-sandbox-security-type:CS").hexdigest()[:24]
@@ -30,7 +30,7 @@ _CS_TYPE_ID = hashlib.sha256(b"globeco-sandbox-security-type:CS").hexdigest()[:2
 async def security(
     state: StateDep, security_id: Annotated[str, Path(alias="securityId")]
 ) -> Response:
-    if not _OBJECT_ID.fullmatch(security_id):
+    if not is_object_id(security_id):
         return starlette_500()  # bson InvalidId escapes the handler in the real service
     found = state.securities_by_id.get(security_id)
     if found is None:

@@ -1,4 +1,4 @@
-"""Stored rebalance runs (SPEC §3 "Stored rebalances")."""
+"""Stored rebalance runs (SPEC §3 "Stored rebalances"): read (streamed) and deleted."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from order_generation.api.deps import DatabaseDep
+from order_generation.api.deps import StoredRunsDep
 from order_generation.api.exact_json import ExactJsonRoute
 from order_generation.api.rebalance_schemas import (
     PortfolioIds,
     PortfolioOut,
-    PositionOut,
     RebalanceOut,
+    RunPositionOut,
     json_response,
     portfolios_stream,
     position_json,
@@ -34,7 +34,6 @@ from order_generation.domain.rebalance import (
     MAX_RUN_LIMIT,
     REBALANCE_SORT_FIELDS,
 )
-from order_generation.services import rebalances as service
 
 router = APIRouter(
     prefix=API_PREFIX,
@@ -61,24 +60,24 @@ SortBy = Annotated[
 
 @router.get("/rebalances", response_model=list[RebalanceOut])
 async def list_rebalances(
-    db: DatabaseDep, offset: Offset = None, limit: Limit = None, sort_by: SortBy = None
+    runs: StoredRunsDep, offset: Offset = None, limit: Limit = None, sort_by: SortBy = None
 ) -> Response:
-    runs = await service.list_rebalances(db, offset, limit, sort_by)
-    return streamed(runs_stream(runs, lambda run: service.portfolio_slices(db, run)))
+    headers = await runs.page(offset, limit, sort_by)
+    return streamed(runs_stream(headers, runs.portfolio_slices))
 
 
 @router.post("/rebalances/portfolios", response_model=list[RebalanceOut])
 async def rebalances_of_portfolios(
-    body: PortfolioIds, db: DatabaseDep, offset: Offset = None, limit: Limit = None
+    body: PortfolioIds, runs: StoredRunsDep, offset: Offset = None, limit: Limit = None
 ) -> Response:
-    runs = await service.list_rebalances(db, offset, limit, None, portfolio_ids=body.portfolios)
-    return streamed(runs_stream(runs, lambda run: service.portfolio_slices(db, run)))
+    headers = await runs.page(offset, limit, None, portfolio_ids=body.portfolios)
+    return streamed(runs_stream(headers, runs.portfolio_slices))
 
 
 @router.get("/rebalance/{rebalance_id}", response_model=RebalanceOut)
-async def get_rebalance(rebalance_id: ObjectIdPath, db: DatabaseDep) -> Response:
-    run = await service.get_rebalance(db, rebalance_id)
-    return streamed(run_stream(run, service.portfolio_slices(db, run)))
+async def get_rebalance(rebalance_id: ObjectIdPath, runs: StoredRunsDep) -> Response:
+    run = await runs.header(rebalance_id)
+    return streamed(run_stream(run, runs.portfolio_slices(run)))
 
 
 @router.delete(
@@ -87,24 +86,24 @@ async def get_rebalance(rebalance_id: ObjectIdPath, db: DatabaseDep) -> Response
     responses={409: {"model": ErrorOut}},
 )
 async def delete_rebalance(
-    rebalance_id: ObjectIdPath, version: VersionQuery, db: DatabaseDep
+    rebalance_id: ObjectIdPath, version: VersionQuery, runs: StoredRunsDep
 ) -> Response:
-    await service.delete_rebalance(db, rebalance_id, version)
+    await runs.delete(rebalance_id, version)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/rebalance/{rebalance_id}/portfolios", response_model=list[PortfolioOut])
-async def rebalance_portfolios(rebalance_id: ObjectIdPath, db: DatabaseDep) -> Response:
-    run = await service.get_rebalance(db, rebalance_id)
-    return streamed(portfolios_stream(service.portfolio_slices(db, run)))
+async def run_portfolios(rebalance_id: ObjectIdPath, runs: StoredRunsDep) -> Response:
+    run = await runs.header(rebalance_id)
+    return streamed(portfolios_stream(runs.portfolio_slices(run)))
 
 
 @router.get(
     "/rebalance/{rebalance_id}/portfolio/{portfolio_id}/positions",
-    response_model=list[PositionOut],
+    response_model=list[RunPositionOut],
 )
-async def rebalance_positions(
-    rebalance_id: ObjectIdPath, portfolio_id: ObjectIdPath, db: DatabaseDep
+async def run_positions(
+    rebalance_id: ObjectIdPath, portfolio_id: ObjectIdPath, runs: StoredRunsDep
 ) -> Response:
-    positions = await service.rebalance_positions(db, rebalance_id, portfolio_id)
+    positions = await runs.positions(rebalance_id, portfolio_id)
     return json_response([position_json(p) for p in positions])

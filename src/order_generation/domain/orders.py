@@ -1,42 +1,13 @@
-"""What the GlobeCo services tell us about portfolios, and the orders we send them.
-
-Plain values with exact decimals; the HTTP clients in ``adapters.globeco`` build and consume them.
-"""
+"""The orders sent to GlobeCo's Order Service for a run's trades, and its answers
+(``adapters.globeco.order`` sends and reads them)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Literal
 
-OrderSide = Literal["BUY", "SELL"]
-
-
-def _frozen_mapping(values: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
-    return MappingProxyType(dict(values))
-
-
-@dataclass(frozen=True)
-class PortfolioHoldings:
-    """A portfolio's cash and net quantity per security, as Portfolio Accounting reports them.
-
-    Zero-quantity rows (e.g. after a full sell) are kept. A portfolio without any balance record
-    is empty: cash 0 and no quantities.
-    """
-
-    portfolio_id: str
-    cash: Decimal
-    quantities: Mapping[str, Decimal] = field(default_factory=dict, hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "quantities", _frozen_mapping(self.quantities))
-
-    @classmethod
-    def empty(cls, portfolio_id: str) -> PortfolioHoldings:
-        return cls(portfolio_id, Decimal(0), {})
+from order_generation.domain.trade import TradeSide
 
 
 @dataclass(frozen=True)
@@ -45,7 +16,7 @@ class OrderRequest:
 
     portfolio_id: str
     security_id: str
-    side: OrderSide
+    side: TradeSide
     quantity: int
     order_timestamp: dt.datetime | None = None  # None: the time of submission
 
