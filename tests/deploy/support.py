@@ -104,7 +104,8 @@ class Container:
     def env_value(self, name: str) -> str | None:
         for entry in self.spec.get("env", []):
             if entry["name"] == name:
-                return entry.get("value")
+                value = entry.get("value")
+                return None if value is None else str(value)
         return None
 
 

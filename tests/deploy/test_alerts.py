@@ -13,17 +13,6 @@ from fastapi.testclient import TestClient
 from tests.deploy.support import ROOT
 
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yaml"
-# Metrics SPEC §10 names that the application may not export yet: expected failures until then.
-ANNOUNCED_METRICS = {
-    "http_requests_total",
-    "http_request_duration_seconds",
-    "http_requests_in_flight",
-    "ogs_rebalance_portfolios_total",
-    "ogs_rebalance_duration_seconds",
-    "ogs_globeco_requests_total",
-    "ogs_circuit_state",
-    "ogs_overloaded_requests_total",
-}
 # Names in expressions that are not metrics of the service.
 NOT_SERVICE_METRICS = {"up"}
 PROMQL_WORDS = {
@@ -124,8 +113,6 @@ def test_alert_metrics_are_exported(
     api_client.get("/api/v1/models")
     api_client.get("/health/live")
     families = _families(api_client.get("/metrics").text)
-    if metric not in families and metric in ANNOUNCED_METRICS:
-        pytest.xfail(f"{metric}: announced in SPEC §10, not exported yet")
     assert metric in families, f"{metric} is not exported by the service"
     # Labels added by the scrape (job, instance, namespace) are not the service's.
     own = set(labels) - {"job", "instance", "namespace"}
@@ -145,8 +132,8 @@ def test_grouping_labels_exist(rule: dict[str, Any], api_client: TestClient) -> 
     api_client.get("/api/v1/models")
     families = _families(api_client.get("/metrics").text)
     metrics = {_base(name) for name, _ in _selectors(rule["expr"])} - NOT_SERVICE_METRICS
-    if any(metric not in families for metric in metrics):
-        pytest.xfail("a metric of this rule is not exported yet (see the test above)")
+    missing = [metric for metric in metrics if metric not in families]
+    assert not missing, f"{rule['alert']}: {missing} not exported"
     available = {"job", "instance", "namespace", "le"}
     for metric in metrics:
         available |= families[metric]

@@ -29,15 +29,6 @@ from tests.deploy.support import (
 )
 
 SETTINGS_VARIABLES = {f"OGS_{name.upper()}" for name in Settings.model_fields}
-# Settings announced for the service (SPEC §6/§9/§10) that the deployment already sets; until
-# the application defines them, they are reported as expected failures, not errors.
-ANNOUNCED_SETTINGS = {
-    "OGS_WORKERS",
-    "OGS_SHUTDOWN_GRACE_SECONDS",
-    "OGS_MAX_INFLIGHT_REBALANCES",
-    "OGS_TRUSTED_HOSTS",
-    "OGS_MIGRATE_ON_START",
-}
 SANDBOX_DEFAULT_PORT = 8099
 APP_DEFAULT_PORT = Settings.model_fields["port"].default
 
@@ -146,8 +137,6 @@ def test_environment_variables_are_settings(where: str, variable: str) -> None:
         if where.startswith("Dockerfile"):
             return  # PATH, PYTHONUNBUFFERED, ...
         pytest.fail(f"{where}: {variable} is neither OGS_* nor OTEL_*")
-    if variable not in SETTINGS_VARIABLES and variable in ANNOUNCED_SETTINGS:
-        pytest.xfail(f"{variable}: announced, not yet a setting of the application")
     assert variable in SETTINGS_VARIABLES, f"{where}: {variable} is not a setting (config.py)"
 
 
