@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.fixtures.process import running_service, start_service
 from tests.integration.test_observability import metric
+
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
 
 V1 = "/api/v1"
 

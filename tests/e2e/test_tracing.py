@@ -54,7 +54,11 @@ async def test_a_model_rebalance_is_one_trace_with_its_globeco_calls(
                 headers={"X-Correlation-ID": "trace-me"},
             )
             assert response.status_code == 200
-    # Leaving the lifespan shut telemetry down, which flushed every span and metric.
+    # Leaving the lifespan shut telemetry down, which flushed every span and metric, and undid
+    # the instrumentation's process-wide wrapping (the next app must not inherit it).
+    from sqlalchemy.engine import Engine
+
+    assert not hasattr(Engine.connect, "__wrapped__")
 
     (server,) = [
         s

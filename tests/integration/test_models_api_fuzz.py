@@ -51,6 +51,9 @@ odd_ids = st.one_of(
     st.sampled_from(["0" * 23, "g" * 24, "0" * 25, "%00", "..", "null", "-1", "1e5", "a" * 10_000]),
 )
 
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
+
 
 def valid_position(i: int = 0) -> dict[str, Any]:
     return {"security_id": SEC[i], "target": "0.05", "high_drift": "0.01", "low_drift": "0.01"}

@@ -39,7 +39,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import statistics
 import sys
@@ -54,6 +53,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
+from tests.fixtures.process import free_port, log_tail
 from tests.reliability.conftest import Figures
 
 pytestmark = pytest.mark.slow
@@ -387,20 +387,6 @@ def state_problems(
 # --- the service under test ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 class Service:
     """``ogs serve --sandbox`` on one database, restartable; every process stopped by its PID."""
 
@@ -415,7 +401,7 @@ class Service:
 
     async def start(self, http: httpx.AsyncClient) -> None:
         for _attempt in range(3):  # a free port may be taken before the service binds it
-            port, sandbox_port = _free_port(), _free_port()
+            port, sandbox_port = free_port(), free_port()
             env = {
                 # Without a bytecode cache every start recompiles the whole stack (~7 s instead
                 # of ~3 s here); the cache lives in the session's tmp dir, the code is the same.
@@ -450,7 +436,7 @@ class Service:
                 self.starts += 1
                 return
             await self.stop()
-        pytest.fail(f"the service did not start; its log ends with:\n{_tail(self.log)}")
+        pytest.fail(f"the service did not start; its log ends with:\n{log_tail(self.log)}")
 
     async def _ready(self, http: httpx.AsyncClient) -> bool:
         assert self._process is not None
@@ -677,7 +663,7 @@ class Bench:
             pytest.fail(
                 f"kill -9 at {point.name} ({elapsed:.2f} s of a {run_seconds:.2f} s run, "
                 f"{phase}): " + "; ".join(problems) + f"\nservice log ({self.service.log}) "
-                f"ends with:\n{_tail(self.service.log)}"
+                f"ends with:\n{log_tail(self.service.log)}"
             )
         self.state = after
         return KillRecord(

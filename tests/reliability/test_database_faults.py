@@ -30,6 +30,9 @@ from tests.fixtures.sandbox import Sandbox
 from tests.reliability.conftest import Figures
 from tests.reliability.tcp_proxy import TcpProxy
 
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
+
 V1 = "/api/v1"
 TIMEOUT = 1.0  # OGS_DATABASE_TIMEOUT_SECONDS for these tests
 # A pooled connection's check, then a fresh connection: each bounded by the timeout.

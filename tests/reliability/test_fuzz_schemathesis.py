@@ -40,7 +40,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -52,6 +51,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.fixtures.process import free_port, log_tail
 
 pytestmark = pytest.mark.slow
 
@@ -123,20 +124,6 @@ RESULTS: dict[str, dict[str, Any]] = {}
 # --- the service under test --------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -159,7 +146,7 @@ def live_service(database_url: str, tmp_path: Path) -> Iterator[LiveService]:
     """``ogs serve --sandbox`` on ``database_url``, on a free port, until the test ends."""
     log = tmp_path / "service.log"
     for _attempt in range(3):  # the free port may be taken before the service binds it
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "OGS_DATABASE_URL": database_url,
@@ -192,7 +179,7 @@ def live_service(database_url: str, tmp_path: Path) -> Iterator[LiveService]:
             break
         _stop(process)
     else:
-        pytest.fail(f"the service did not start; its log ends with:\n{_tail(log)}")
+        pytest.fail(f"the service did not start; its log ends with:\n{log_tail(log)}")
     try:
         yield LiveService(url, log)
     finally:

@@ -22,6 +22,9 @@ from tests.fixtures.sandbox import Sandbox
 from tests.reliability.conftest import Figures
 from tests.support import V1, create_model, generated, spread_model, stored_runs
 
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
+
 CONCURRENCY = 4
 RESET_SECONDS = 0.4
 TIMEOUT_SECONDS = 1.5

@@ -20,6 +20,9 @@ import pytest
 
 from tests.reliability.conftest import Figures
 
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
+
 V1 = "/api/v1"
 SEC = [f"{i:024x}" for i in range(1, 10)]
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 import httpx
 import pydantic_core
 import pytest
+import structlog
 
 from order_generation.adapters.db.database import Database
 from order_generation.api.rebalance_schemas import portfolio_json, run_json
@@ -24,6 +25,9 @@ from order_generation.domain.rebalance import (
 )
 from order_generation.services.stored_runs import SLICE_PORTFOLIOS
 from tests.reliability.conftest import Figures
+
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
 
 V1 = "/api/v1"
 DAY = date(2026, 12, 1)
@@ -108,7 +112,6 @@ async def streamed_peak(client: httpx.AsyncClient, url: str) -> tuple[int, int]:
     return peak, size
 
 
-@pytest.mark.slow
 async def test_reading_a_run_takes_memory_for_a_slice_not_for_the_run(
     database: Database, client: httpx.AsyncClient, figures: Figures
 ) -> None:
@@ -161,4 +164,36 @@ async def test_streamed_answers_equal_the_run_as_stored(
     assert slices.json() == [
         json.loads(pydantic_core.to_json(portfolio_json(p))) for p in run.portfolios
     ]
+    figures.cases["large reads"] += 1
+
+
+async def test_a_read_that_fails_half_way_is_cut_not_shortened(
+    database: Database,
+    client: httpx.AsyncClient,
+    figures: Figures,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The database goes away after the first slice has been sent: the client must not get a
+    # shorter run that parses, and the failure is one log line, not a traceback.
+    from order_generation.adapters.db.rebalance_repository import RebalanceRepository
+    from order_generation.domain.errors import DatabaseUnavailable
+
+    run = synthetic_run(SLICE_PORTFOLIOS * 2 + 1, 3)
+    await store(database, run)
+    original = RebalanceRepository.portfolios
+
+    async def failing(self: RebalanceRepository, rebalance_id: str, **kw: int) -> object:
+        if kw.get("first", 0) > 0:
+            raise DatabaseUnavailable("the database is unavailable: simulated")
+        return await original(self, rebalance_id, **kw)
+
+    monkeypatch.setattr(RebalanceRepository, "portfolios", failing)
+
+    with structlog.testing.capture_logs() as logs, pytest.raises(httpx.RemoteProtocolError):
+        await client.get(f"{V1}/rebalance/{run.rebalance_id}")
+
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert [e["event"] for e in errors] == ["response aborted"]
+    assert errors[0]["code"] == "DATABASE_UNAVAILABLE"
+    assert not any("exc_info" in e for e in logs)
     figures.cases["large reads"] += 1

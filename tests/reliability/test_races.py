@@ -4,28 +4,17 @@ update, and no run that marks a model it did not read."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
+import pytest
 
 from tests.fixtures.sandbox import Sandbox
+from tests.integration.test_models_api import PF, SEC, create, position
 from tests.reliability.conftest import Figures
 from tests.support import V1, create_model, generated, spread_model, stored_runs
 
-SEC = [f"{i:024x}" for i in range(1, 200)]
-PF = [f"{i:024x}" for i in range(1000, 1100)]
-
-
-def position(i: int, target: str) -> dict[str, Any]:
-    return {"security_id": SEC[i], "target": target, "high_drift": "0.02", "low_drift": "0.01"}
-
-
-async def create(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    body.setdefault("name", "Growth")
-    response = await api.post(f"{V1}/models", json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
 
 
 async def test_concurrent_puts_with_one_version_have_exactly_one_winner(

@@ -29,6 +29,9 @@ from sqlalchemy import make_url
 
 from tests.reliability.tcp_proxy import TcpProxy
 
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
+
 OK = 10.0  # seconds an operation that should succeed may take
 SILENCE = 0.5  # seconds an operation that should hang is watched for
 PAYLOAD = 4 * 1024 * 1024

@@ -6,6 +6,7 @@ import math
 from decimal import ROUND_DOWN, Context, Decimal, Inexact, localcontext
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,9 @@ from tests.unit.test_optimizer_oracle import (
     feasible_by_bounds,
     market_value,
 )
+
+# Slow (hypothesis, processes, faults under load): `./test.sh -m "not slow"` skips it.
+pytestmark = pytest.mark.slow
 
 # Exact arithmetic for building test data: any rounding raises instead of passing silently.
 EXACT = Context(prec=200, traps=[Inexact])

@@ -74,9 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.telemetry = telemetry
     install_error_handlers(app)
-    install_openapi(
-        app, uses_database=lambda path: path.startswith(API_PREFIX) or path == "/health/ready"
-    )
+    install_openapi(app, uses_database=_uses_database)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -19,6 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import (
     DomainError,
     InvalidState,
@@ -42,15 +42,22 @@ STATUS_OF: dict[type[DomainError], int] = {
 }
 
 
+# Errors raised by the framework (routing, the body limit), as the catalogue names them.
+_CODE_OF_STATUS = {
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.BODY_TOO_LARGE,
+}
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
 def body_too_large() -> JSONResponse:
-    return error_response(413, f"request body larger than {MAX_BODY_BYTES} bytes", "BODY_TOO_LARGE")
+    detail = f"request body larger than {MAX_BODY_BYTES} bytes"
+    return error_response(413, detail, ErrorCode.BODY_TOO_LARGE)
 
 
 def error_response(
-    status: int, detail: str, code: str, errors: list[dict[str, Any]] | None = None
+    status: int, detail: str, code: ErrorCode, errors: list[dict[str, Any]] | None = None
 ) -> JSONResponse:
     return JSONResponse(
         status_code=status, content={"detail": detail, "code": code, "errors": errors or []}
@@ -82,17 +89,16 @@ async def _invalid_request(request: Request, error: RequestValidationError) -> J
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
     # Path parameters are ids: the same code as an id the domain refuses.
     in_path = any(e.get("loc", ("",))[0] == "path" for e in error.errors())
-    code = "INVALID_ID" if in_path else "INVALID_REQUEST"
+    code = ErrorCode.INVALID_ID if in_path else ErrorCode.INVALID_REQUEST
     return error_response(400, f"invalid request: {summary}", code, fields)
 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     if error.status_code == 413:  # FastAPI's max_body_size, counting the bytes received
         return body_too_large()
-    try:
-        code = HTTPStatus(error.status_code).name
-    except ValueError:
-        code = "HTTP_ERROR"
+    code = _CODE_OF_STATUS.get(error.status_code)
+    if code is None:
+        code = ErrorCode.INVALID_REQUEST if error.status_code < 500 else ErrorCode.INTERNAL_ERROR
     response = error_response(error.status_code, str(error.detail), code)
     for name, value in (error.headers or {}).items():
         response.headers[name] = value

@@ -8,10 +8,12 @@ import json
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from order_generation.domain.error_codes import ErrorCode
+
 _MALFORMED = json.dumps(
     {
         "detail": "malformed HTTP request (request line, headers or framing)",
-        "code": "MALFORMED_HTTP_REQUEST",
+        "code": ErrorCode.MALFORMED_HTTP_REQUEST,
         "errors": [],
     }
 ).encode()

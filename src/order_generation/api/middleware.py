@@ -24,6 +24,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from order_generation.api.errors import MAX_BODY_BYTES, body_too_large, error_response
+from order_generation.domain.error_codes import ErrorCode
+from order_generation.domain.errors import DomainError
 from order_generation.observability import correlation
 from order_generation.observability.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
 from order_generation.observability.tracing import Telemetry
@@ -31,6 +33,7 @@ from order_generation.observability.tracing import Telemetry
 log = structlog.get_logger(__name__)
 access_log = structlog.get_logger("order_generation.access")
 
+_OPERATIONS_PATHS = ("/health/", "/metrics")
 _SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -61,7 +64,7 @@ class ObservabilityMiddleware:
         length = headers.get(b"content-length")
         no_store = scope["path"].startswith(self._api_prefix)
         status = 500
-        status_sent = False
+        status_sent = aborted = False
         started = time.perf_counter()
 
         async def send_decorated(message: Message) -> None:
@@ -95,9 +98,11 @@ class ObservabilityMiddleware:
         self._telemetry.annotate_request(**{"globeco.correlation_id": correlation_id})
         HTTP_IN_FLIGHT.inc()
         try:
-            if not self._host_trusted(headers.get(b"host", b"")):
+            if not self._host_trusted(scope["path"], headers.get(b"host", b"")):
                 await error_response(
-                    400, "the Host header names no host this service answers for", "INVALID_HOST"
+                    400,
+                    "the Host header names no host this service answers for",
+                    ErrorCode.INVALID_HOST,
                 )(scope, receive, send_decorated)
             elif length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
                 await body_too_large()(scope, receive, send_decorated)
@@ -107,13 +112,18 @@ class ObservabilityMiddleware:
             if status_sent or error.status_code != 413:
                 raise
             await body_too_large()(scope, receive, send_decorated)
-        except Exception:
+        except Exception as error:
+            if status_sent:
+                # Too late for an error response (a streamed answer failed half-way): log once
+                # and end without completing it, so Uvicorn closes the connection and the client
+                # sees a cut answer, never a shorter one that parses.
+                _log_aborted(scope, error)
+                aborted = True
+                return
             # A bug. Answered here rather than by Starlette's outermost handler, which would log
             # it a second time and drop the keep-alive connection.
             log.exception("unhandled error", method=scope["method"], path=scope["path"])
-            if status_sent:
-                raise  # too late for an error response: uvicorn closes the connection
-            await error_response(500, "internal server error", "INTERNAL_ERROR")(
+            await error_response(500, "internal server error", ErrorCode.INTERNAL_ERROR)(
                 scope, receive, send_decorated
             )
         finally:
@@ -130,12 +140,30 @@ class ObservabilityMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
                 client=(scope.get("client") or ("", 0))[0],
+                **({"aborted": True} if aborted else {}),
             )
             structlog.contextvars.unbind_contextvars("correlation_id")
             correlation.reset(token)
 
-    def _host_trusted(self, host: bytes) -> bool:
-        if "*" in self._trusted:
+    def _host_trusted(self, path: str, host: bytes) -> bool:
+        # Probes and scrapes name the pod by its IP: they are answered whatever the Host.
+        if "*" in self._trusted or path.startswith(_OPERATIONS_PATHS):
             return True
         name = host.decode("latin-1").rsplit(":", 1)[0].strip("[]").lower()
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self._trusted)
+
+
+def _log_aborted(scope: Scope, error: Exception) -> None:
+    # Starlette reports a domain error raised after the response started as a RuntimeError whose
+    # context is the original.
+    cause = error.__context__ if isinstance(error, RuntimeError) else None
+    original = cause if isinstance(cause, DomainError) else error
+    if isinstance(original, DomainError):
+        log.error(
+            "response aborted",
+            path=scope["path"],
+            code=original.code,
+            detail=original.message,
+        )
+    else:
+        log.exception("response aborted by a bug", path=scope["path"])

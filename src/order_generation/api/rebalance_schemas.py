@@ -94,7 +94,7 @@ class RebalanceOut(BaseModel):
     model_id: str
     model_name: str
     model_version: int | None = Field(
-        description="the model version the run read (null for runs stored before 0.2)"
+        description="the model version the run read (null for runs stored before migration 0003)"
     )
     rebalance_date: datetime
     number_of_portfolios: int

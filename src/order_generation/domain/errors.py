@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from order_generation.domain.error_codes import ErrorCode
+
 
 class DomainError(Exception):
     """Base class; ``code`` is stable and documented, the message is for humans."""
 
-    code = "ERROR"
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
     def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
@@ -23,26 +25,23 @@ class DomainError(Exception):
 class RuleViolation(DomainError):
     """Input breaks a business rule (SPEC §2) or is malformed: HTTP 400."""
 
-    code = "RULE_VIOLATION"
-
     def __init__(
-        self, message: str, *, code: str | None = None, errors: list[dict[str, Any]] | None = None
+        self, message: str, *, code: ErrorCode, errors: list[dict[str, Any]] | None = None
     ) -> None:
         super().__init__(message, errors=errors)
-        if code:
-            self.code = code
+        self.code = code
 
 
 class NotFound(DomainError):
     """An id that names nothing: HTTP 404."""
 
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class VersionConflict(DomainError):
     """A write carried a stale ``version``; nothing was changed: HTTP 409."""
 
-    code = "VERSION_CONFLICT"
+    code = ErrorCode.VERSION_CONFLICT
 
 
 def check_version(what: str, entity_id: str, current: int, expected: int) -> None:
@@ -58,24 +57,21 @@ class InvalidState(DomainError):
     """The request is well-formed but the stored state forbids it (e.g. deleting a model that
     still has portfolios): HTTP 422."""
 
-    code = "INVALID_STATE"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: ErrorCode) -> None:
         super().__init__(message)
-        if code:
-            self.code = code
+        self.code = code
 
 
 class NoFeasibleRebalance(DomainError):
     """The optimizer found no whole-unit solution (or none in time): HTTP 422."""
 
-    code = "NO_FEASIBLE_SOLUTION"
+    code = ErrorCode.NO_FEASIBLE_SOLUTION
 
 
 class Unavailable(DomainError):
     """Something the request needs is unavailable for now: HTTP 503 with ``Retry-After``."""
 
-    code = "UNAVAILABLE"
+    code = ErrorCode.SERVICE_UNAVAILABLE
 
     def __init__(self, message: str, *, retry_after_seconds: int = 5) -> None:
         super().__init__(message)
@@ -85,7 +81,7 @@ class Unavailable(DomainError):
 class ServiceUnavailable(Unavailable):
     """A required GlobeCo service failed after retries, or its circuit is open: HTTP 503."""
 
-    code = "SERVICE_UNAVAILABLE"
+    code = ErrorCode.SERVICE_UNAVAILABLE
 
     def __init__(self, service: str, message: str, *, retry_after_seconds: int = 5) -> None:
         super().__init__(
@@ -97,16 +93,16 @@ class ServiceUnavailable(Unavailable):
 class DatabaseUnavailable(Unavailable):
     """The database cannot be reached or did not answer in time: HTTP 503."""
 
-    code = "DATABASE_UNAVAILABLE"
+    code = ErrorCode.DATABASE_UNAVAILABLE
 
 
 class Overloaded(Unavailable):
     """Too many requests of this kind are being worked on already: HTTP 503."""
 
-    code = "OVERLOADED"
+    code = ErrorCode.OVERLOADED
 
 
 class InvalidServiceResponse(ServiceUnavailable):
     """A GlobeCo service answered, but with a body that breaks its contract: HTTP 503."""
 
-    code = "INVALID_SERVICE_RESPONSE"
+    code = ErrorCode.INVALID_SERVICE_RESPONSE

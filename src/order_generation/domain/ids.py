@@ -7,6 +7,7 @@ import os
 import re
 import time
 
+from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import RuleViolation
 
 _HEX24 = "[0-9a-fA-F]{24}"
@@ -30,6 +31,6 @@ def require_object_id(value: str, what: str) -> str:
     """The id in lower case, or RuleViolation naming ``what`` when it is not 24 hex chars."""
     if not is_object_id(value):
         raise RuleViolation(
-            f"{what} {value!r} is not a 24-character hexadecimal id", code="INVALID_ID"
+            f"{what} {value!r} is not a 24-character hexadecimal id", code=ErrorCode.INVALID_ID
         )
     return value.lower()

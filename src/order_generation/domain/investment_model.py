@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import RuleViolation
 from order_generation.domain.ids import new_object_id, require_object_id
 
@@ -85,7 +86,7 @@ class InvestmentModel:
         if self.position(security_id) is not None:
             raise RuleViolation(
                 f"security {security_id} is already in the model; update it instead",
-                code="DUPLICATE_SECURITY",
+                code=ErrorCode.DUPLICATE_SECURITY,
             )
         return replace(self, positions=valid_positions((*self.positions, position)))
 
@@ -103,7 +104,7 @@ class InvestmentModel:
                 f"position of security {security_id} differs from the stored one "
                 f"(target {stored.target}, high_drift {stored.high_drift}, "
                 f"low_drift {stored.low_drift}); nothing was deleted",
-                code="POSITION_MISMATCH",
+                code=ErrorCode.POSITION_MISMATCH,
             )
         return replace(
             self, positions=tuple(p for p in self.positions if p.security_id != security_id)
@@ -120,7 +121,7 @@ class InvestmentModel:
         security_id = require_object_id(position.security_id, "security_id")
         if self.position(security_id) is None:
             raise RuleViolation(
-                f"security {security_id} is not in the model", code="SECURITY_NOT_IN_MODEL"
+                f"security {security_id} is not in the model", code=ErrorCode.SECURITY_NOT_IN_MODEL
             )
         return security_id
 
@@ -146,7 +147,7 @@ def valid_positions(positions: Iterable[Position]) -> tuple[Position, ...]:
         if checked.security_id in seen:
             raise RuleViolation(
                 f"security {checked.security_id} appears more than once in the model",
-                code="DUPLICATE_SECURITY",
+                code=ErrorCode.DUPLICATE_SECURITY,
             )
         seen.add(checked.security_id)
         if checked.target != 0:
@@ -155,14 +156,14 @@ def valid_positions(positions: Iterable[Position]) -> tuple[Position, ...]:
         raise RuleViolation(
             f"a model holds at most {MAX_POSITIONS} positions with a target above 0; "
             f"this one has {len(kept)}",
-            code="TOO_MANY_POSITIONS",
+            code=ErrorCode.TOO_MANY_POSITIONS,
         )
     total = sum((p.target for p in kept), Decimal(0))
     if total > MAX_TARGET_SUM:
         raise RuleViolation(
             f"the sum of targets is {total}, above the maximum of {MAX_TARGET_SUM} "
             "(at least 5 % stays in cash)",
-            code="TARGET_SUM_EXCEEDS_0_95",
+            code=ErrorCode.TARGET_SUM_EXCEEDS_0_95,
         )
     return tuple(kept)
 
@@ -182,29 +183,31 @@ def _valid_position(position: Position) -> Position:
     if not 0 <= target <= MAX_TARGET:
         raise RuleViolation(
             f"{where}: target {target} must be between 0 and {MAX_TARGET}",
-            code="TARGET_OUT_OF_RANGE",
+            code=ErrorCode.TARGET_OUT_OF_RANGE,
         )
     if target % TARGET_STEP != 0:
         raise RuleViolation(
             f"{where}: target {target} must be a multiple of {TARGET_STEP}",
-            code="TARGET_NOT_MULTIPLE_OF_0_005",
+            code=ErrorCode.TARGET_NOT_MULTIPLE_OF_0_005,
         )
     for label, drift in (("high_drift", high), ("low_drift", low)):
         if not 0 <= drift <= MAX_DRIFT:
             raise RuleViolation(
                 f"{where}: {label} {drift} must be between 0 and {MAX_DRIFT}",
-                code="DRIFT_OUT_OF_RANGE",
+                code=ErrorCode.DRIFT_OUT_OF_RANGE,
             )
     return Position(security_id, target, high, low)
 
 
 def _exact(value: Decimal, label: str, where: str) -> Decimal:
     if not value.is_finite():
-        raise RuleViolation(f"{where}: {label} must be a finite number", code="NOT_A_NUMBER")
+        raise RuleViolation(
+            f"{where}: {label} must be a finite number", code=ErrorCode.NOT_A_NUMBER
+        )
     if _decimal_places(value) > MAX_DECIMAL_PLACES:
         raise RuleViolation(
             f"{where}: {label} has more than {MAX_DECIMAL_PLACES} decimal places",
-            code="TOO_PRECISE",
+            code=ErrorCode.TOO_PRECISE,
         )
     return value
 
@@ -224,7 +227,7 @@ def _valid_name(name: str) -> str:
     if not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise RuleViolation(
             f"name is required and at most {MAX_NAME_LENGTH} characters (got {len(name)})",
-            code="INVALID_NAME",
+            code=ErrorCode.INVALID_NAME,
         )
     require_plain_text(name, "name")
     return name
@@ -241,5 +244,5 @@ def require_plain_text(text: str, what: str) -> str:
             problem = f"holds a control character (U+{ord(char):04X} at position {index})"
         else:
             continue
-        raise RuleViolation(f"{what} {problem}", code=f"INVALID_{what.upper()}")
+        raise RuleViolation(f"{what} {problem}", code=ErrorCode.INVALID_NAME)
     return text

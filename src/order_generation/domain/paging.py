@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import RuleViolation
 
 
@@ -36,7 +37,7 @@ def parse_sort(text: str | None, allowed: Sequence[str]) -> tuple[SortKey, ...]:
             raise RuleViolation(
                 f"invalid sort_by field {raw.strip()!r}; valid fields are {valid}, "
                 "each optionally prefixed with + (ascending) or - (descending)",
-                code="INVALID_SORT",
+                code=ErrorCode.INVALID_SORT,
             )
         if all(key.field != name for key in keys):
             keys.append(SortKey(name, descending))
@@ -52,12 +53,14 @@ def check_page(
 ) -> Page:
     """Checks paging parameters; ``offset`` defaults to 0, ``limit`` to ``default_limit``."""
     if offset is not None and offset < 0:
-        raise RuleViolation(f"offset must be 0 or more (got {offset})", code="INVALID_PAGING")
+        raise RuleViolation(
+            f"offset must be 0 or more (got {offset})", code=ErrorCode.INVALID_PAGING
+        )
     if limit is not None and limit < 0:
-        raise RuleViolation(f"limit must be 0 or more (got {limit})", code="INVALID_PAGING")
+        raise RuleViolation(f"limit must be 0 or more (got {limit})", code=ErrorCode.INVALID_PAGING)
     if limit is not None and max_limit is not None and limit > max_limit:
         raise RuleViolation(
-            f"limit must be at most {max_limit} (got {limit})", code="INVALID_PAGING"
+            f"limit must be at most {max_limit} (got {limit})", code=ErrorCode.INVALID_PAGING
         )
     return Page(offset or 0, default_limit if limit is None else limit)
 
@@ -67,7 +70,8 @@ def fit_page(page: Page, total: int) -> Page:
     empty page; a limit past it is cut (so no database ever sees an absurd LIMIT)."""
     if page.offset > total:
         raise RuleViolation(
-            f"offset {page.offset} is beyond the {total} available items", code="INVALID_PAGING"
+            f"offset {page.offset} is beyond the {total} available items",
+            code=ErrorCode.INVALID_PAGING,
         )
     limit = total - page.offset if page.limit is None else min(page.limit, total - page.offset)
     return Page(page.offset, limit)

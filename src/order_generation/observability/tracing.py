@@ -1,5 +1,5 @@
 """OpenTelemetry traces and metrics over OTLP, configured only by the standard ``OTEL_*``
-variables, and off (nothing imported, nothing done) unless they ask for it.
+variables, and off (the SDK not even imported, nothing done) unless they ask for it.
 
 On when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set and
 ``OTEL_SDK_DISABLED`` is not ``true``; ``OTEL_TRACES_EXPORTER=none`` or
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -116,6 +116,7 @@ class OpenTelemetry:
             reader = PeriodicExportingMetricReader(OTLPMetricExporter())
             self._meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
         self._tracer = self._tracer_provider.get_tracer("order_generation")
+        self._instrumented: list[Callable[[], None]] = []  # how to undo each instrumentation
 
     @contextlib.contextmanager
     def span(self, name: str, **attributes: Any) -> Iterator[None]:
@@ -138,6 +139,7 @@ class OpenTelemetry:
             tracer_provider=self._tracer_provider,
             meter_provider=self._meter_provider,
         )
+        self._instrumented.append(lambda: FastAPIInstrumentor.uninstrument_app(app))
 
     def instrument_io(self, http: httpx.AsyncClient, engine: AsyncEngine) -> None:
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -147,16 +149,23 @@ class OpenTelemetry:
         HTTPXClientInstrumentor.instrument_client(
             http, tracer_provider=tracer, meter_provider=meter
         )
+        self._instrumented.append(lambda: HTTPXClientInstrumentor.uninstrument_client(http))
         # The instrumentation declares SQLAlchemy < 2.1; it only listens to the engine's cursor
-        # events, which 2.1 keeps (tests/e2e/test_tracing.py checks the spans arrive).
-        SQLAlchemyInstrumentor().instrument(
+        # events, which 2.1 keeps (tests/e2e/test_tracing.py checks the spans arrive). It also
+        # wraps SQLAlchemy's engine factories and Engine.connect process-wide, so shutting down
+        # undoes it (several apps in one process, the tests, must not inherit a dead tracer).
+        instrumentor = SQLAlchemyInstrumentor()
+        instrumentor.instrument(
             engine=engine.sync_engine,
             tracer_provider=tracer,
             meter_provider=meter,
             skip_dep_check=True,
         )
+        self._instrumented.append(instrumentor.uninstrument)
 
     def shutdown(self) -> None:
+        while self._instrumented:
+            self._instrumented.pop()()
         self._tracer_provider.shutdown()
         if self._meter_provider is not None:
             self._meter_provider.shutdown()

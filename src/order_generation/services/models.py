@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from order_generation.adapters.db.database import Database, UnitOfWork
+from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import InvalidState, NotFound, RuleViolation, check_version
 from order_generation.domain.ids import require_object_id
 from order_generation.domain.investment_model import (
@@ -87,7 +88,7 @@ class ModelService:
                 raise InvalidState(
                     f"model {model_id} still has {len(model.portfolios)} portfolio(s); "
                     "remove them before deleting the model",
-                    code="MODEL_HAS_PORTFOLIOS",
+                    code=ErrorCode.MODEL_HAS_PORTFOLIOS,
                 )
             await uow.models.delete(model_id, version)
             await uow.commit()
@@ -151,5 +152,5 @@ async def _check_portfolios_free(uow: UnitOfWork, model: InvestmentModel) -> Non
         listed = ", ".join(f"{pid} (model {owner})" for pid, owner in sorted(taken.items()))
         raise RuleViolation(
             f"a portfolio belongs to at most one model; already taken: {listed}",
-            code="PORTFOLIO_IN_OTHER_MODEL",
+            code=ErrorCode.PORTFOLIO_IN_OTHER_MODEL,
         )

@@ -27,6 +27,7 @@ from order_generation.domain.errors import DatabaseUnavailable
 from order_generation.observability.metrics import DB_POOL_IN_USE, DB_POOL_OPEN
 
 _IMMEDIATE = "ogs_sqlite_begin_immediate"
+_WRITE_QUEUE_SECONDS = 30.0
 
 
 class Database:
@@ -87,12 +88,16 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         if self._writers is not None:
+            # The queue of this process's own SQLite writers: each holds the slot for one short
+            # transaction (bounded itself by the busy timeout), so a long queue of them is load,
+            # not an outage; only a queue that does not move for much longer is.
+            wait = max(_WRITE_QUEUE_SECONDS, 6 * self._timeout)
             try:
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout(wait):
                     await self._writers.acquire()
             except TimeoutError:
                 raise DatabaseUnavailable(
-                    f"the database is busy: no write slot within {self._timeout:g} s",
+                    f"the database is busy: no write slot within {wait:g} s",
                     retry_after_seconds=1,
                 ) from None
         try:

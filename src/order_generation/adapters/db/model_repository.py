@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from order_generation.adapters.db.tables import model_portfolios, model_positions, models
+from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import NotFound, RuleViolation, check_version
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.paging import Page, SortKey
@@ -147,7 +148,7 @@ class ModelRepository:
                 # Another model took one of these portfolios since the service checked.
                 raise RuleViolation(
                     "a portfolio of this request already belongs to another model",
-                    code="PORTFOLIO_IN_OTHER_MODEL",
+                    code=ErrorCode.PORTFOLIO_IN_OTHER_MODEL,
                 ) from error
 
     async def _raise_missing_or_stale(self, model_id: str, expected_version: int) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from order_generation.adapters.db.bulk import copy_into, driver_rows
 from order_generation.adapters.db.tables import (
     rebalance_portfolios,
     rebalance_positions,
@@ -106,26 +107,13 @@ class RebalanceRepository:
         the database's own work, and row-by-row inserts on PostgreSQL ten times a COPY. The
         columns' own bind processors still convert each value. Runs inside the caller's
         transaction (earlier statements have begun it)."""
-        dialect = self._db.dialect
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        order = [columns.index(name) for name in compiled.positiontup or ()]
-        processors = [table.c[columns[i]].type.bind_processor(dialect) for i in order]
-        prepared = [
-            tuple(
-                value if process is None else process(value)
-                for value, process in zip((row[i] for i in order), processors, strict=True)
-            )
-            for row in rows
-        ]
-        if not prepared:
+        prepared = driver_rows(table, columns, rows, self._db.dialect)
+        if not prepared.rows:
             return
-        if dialect.name == "postgresql":
-            raw = await self._db.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                table.name, records=prepared, columns=[columns[i] for i in order]
-            )
+        if self._db.dialect.name == "postgresql":
+            await copy_into(self._db, table.name, prepared)
         else:
-            await self._db.exec_driver_sql(compiled.string, prepared)
+            await self._db.exec_driver_sql(prepared.statement, prepared.rows)
 
     async def header(self, rebalance_id: str) -> RunHeader | None:
         """The run without its portfolios, or None."""
