@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/ensure-uv.sh
 "$UV" sync --frozen --quiet
-"$UV" run --frozen ruff check src tests bench
-"$UV" run --frozen ruff format --check src tests bench
+"$UV" run --frozen ruff check src tests bench scripts
+"$UV" run --frozen ruff format --check src tests bench scripts
 "$UV" run --frozen mypy
 exec "$UV" run --frozen pytest "$@"

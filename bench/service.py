@@ -47,7 +47,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+def process(
+    args: list[str], env: dict[str, str], ready_url: str
+) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "order_generation.cli", *args],
         env={**os.environ, **env},
@@ -68,7 +70,7 @@ def process(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[No
             if time.monotonic() > deadline:
                 raise SystemExit(f"{args} did not become ready")
             time.sleep(0.1)
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -43,7 +43,7 @@ FLOORS = {
 def main() -> int:
     root = Path(__file__).resolve().parents[2]
     uv = shutil.which("uv") or str(root / ".uv-bootstrap" / "bin" / "uv")
-    requirements = subprocess.run(
+    requirements = subprocess.run(  # noqa: S603 - uv with fixed arguments
         [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project"],
         cwd=root, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
@@ -60,7 +60,7 @@ def _pip_audit(requirements: str) -> bool:
     with tempfile.TemporaryDirectory() as work:
         listed = Path(work) / "requirements.txt"
         listed.write_text(requirements)
-        run = subprocess.run(
+        run = subprocess.run(  # noqa: S603 - pip-audit with fixed arguments
             [sys.executable, "-m", "pip_audit", "-r", str(listed), "--no-deps", "--disable-pip",
              "--format", "json", "--progress-spinner", "off"],
             capture_output=True, text=True, check=False, timeout=600,
@@ -99,7 +99,7 @@ def _floors(locked: dict[str, str]) -> bool:
 
 
 def _consistent(uv: str, root: Path) -> bool:
-    check = subprocess.run(
+    check = subprocess.run(  # noqa: S603 - uv with fixed arguments
         [uv, "pip", "check"], cwd=root, capture_output=True, text=True, check=False
     )
     print(check.stdout.strip() or check.stderr.strip())

@@ -7,6 +7,7 @@ Each command's implementation is imported only when that command runs, so ``ogs 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,7 +15,16 @@ from collections.abc import Sequence
 def _serve(args: argparse.Namespace) -> int:
     from order_generation.entrypoint import serve
 
+    if args.no_workers:
+        # Read by every process of the service (uvicorn's workers get their settings from it).
+        os.environ["OGS_IN_PROCESS_WORKERS"] = "false"
     return serve(with_sandbox=args.sandbox, sandbox_data=args.sandbox_data, workers=args.workers)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from order_generation.entrypoint import run_worker
+
+    return run_worker()
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -95,7 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes behind the one port (default: OGS_WORKERS, 1)",
     )
+    serve.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="PostgreSQL: this API takes no job chunks (run `ogs worker` for them); "
+        "same as OGS_IN_PROCESS_WORKERS=false",
+    )
     serve.set_defaults(func=_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="take rebalance job chunks only (PostgreSQL; settings from OGS_* variables)",
+    )
+    worker.set_defaults(func=_worker)
 
     db = commands.add_parser("db", help="database schema management")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

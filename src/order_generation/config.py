@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from order_generation.domain.optimizer import DEFAULT_TIME_LIMIT_SECONDS
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/ogs.db"
 
 # Where the real GlobeCo services live inside the `globeco` Kubernetes namespace.
@@ -68,8 +70,20 @@ class Settings(BaseSettings):
     sandbox_seed: int = 1
 
     # --- Rebalancing -------------------------------------------------------------------------
-    optimizer_timeout_seconds: float = Field(default=30.0, gt=0)
+    optimizer_timeout_seconds: float = Field(default=DEFAULT_TIME_LIMIT_SECONDS, gt=0)
     rebalance_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    # --- Rebalance jobs (SPEC §9) -------------------------------------------------------------
+    # Portfolios per chunk: what one worker computes, stores and holds in memory at a time.
+    job_chunk_portfolios: int = Field(default=200, ge=1, le=10_000)
+    # Whether API processes also take job chunks (PostgreSQL); `ogs worker` processes always do.
+    in_process_workers: bool = True
+    # Chunks one worker process computes at once.
+    job_worker_concurrency: int = Field(default=2, ge=1, le=64)
+    # A chunk that fails on an unavailable service is tried this many times in all.
+    job_chunk_attempts: int = Field(default=5, ge=1, le=100)
+    # A worker silent for this long is presumed dead and its chunks are taken again.
+    job_stalled_seconds: float = Field(default=30.0, ge=1)
 
     @field_validator("cors_origins", "trusted_hosts", mode="before")
     @classmethod

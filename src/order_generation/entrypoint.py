@@ -10,6 +10,7 @@ share. SIGTERM stops accepting, lets in-flight requests finish within
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -135,3 +136,48 @@ def sandbox_wired(settings: Settings, data_file: str | None) -> Iterator[Setting
         yield settings.model_copy(update=dict.fromkeys(service_url_fields(), url))
     finally:
         running.stop()
+
+
+def run_worker() -> int:
+    """``ogs worker``: takes job chunks (PostgreSQL) until SIGTERM or SIGINT, then lets the
+    chunks in hand finish (they are short) and exits."""
+    import asyncio
+    import signal
+
+    from order_generation.adapters.job_queue import ProcrastinateQueue
+    from order_generation.observability.tracing import telemetry_from_environment
+    from order_generation.wiring import service_parts
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.database_url.startswith("postgresql"):
+        print(
+            "ogs worker: job workers need PostgreSQL (OGS_DATABASE_URL); with SQLite, jobs run "
+            "in the API process (ogs serve)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def work() -> None:
+        telemetry = telemetry_from_environment()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            async with service_parts(settings, telemetry, take_chunks=False) as parts:
+                assert isinstance(parts.queue, ProcrastinateQueue)
+                worker = asyncio.create_task(parts.queue.keep_working())
+                log.info("job worker started", pid=os.getpid())
+                stopping = asyncio.create_task(stop.wait())
+                await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                worker.cancel()
+                stopping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+                log.info("job worker stopped", pid=os.getpid())
+        finally:
+            telemetry.shutdown()
+
+    asyncio.run(work())
+    return 0

@@ -19,14 +19,17 @@ not a valid problem (its output line has status "error" and says why; the others
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from itertools import chain
 from typing import Any, TextIO
 
-from order_generation.domain.numbers import exact_decimal
+from order_generation.domain.numbers import exact_decimal, exact_decimals
 from order_generation.domain.optimizer import (
+    DEFAULT_TIME_LIMIT_SECONDS,
     RebalanceProblem,
     RebalanceSolution,
     SecurityTarget,
@@ -35,8 +38,7 @@ from order_generation.domain.optimizer import (
     plain,
 )
 
-_FIELDS = ("price", "quantity", "target", "low_drift", "high_drift")
-_DEFAULTS = {"quantity": 0, "target": 0, "low_drift": 0, "high_drift": 0}
+_FIELDS = ("price", "quantity", "target", "low_drift", "high_drift")  # SecurityTarget's order
 _MAX_MAGNITUDE = 30  # digits either side of the point; beyond is surely a mistake
 
 
@@ -46,9 +48,10 @@ class ProblemError(ValueError):
 
 def run_solve(source: str) -> int:
     """Solve every problem of ``source`` (a path, or "-" for stdin); return the exit status."""
-    from order_generation.config import get_settings  # here: ``ogs --help`` stays light
-
-    time_limit = get_settings().optimizer_timeout_seconds
+    try:
+        time_limit = _time_limit()
+    except ValueError as error:
+        return _fail(str(error))
     try:
         stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
     except OSError as error:
@@ -60,6 +63,21 @@ def run_solve(source: str) -> int:
     finally:
         if stream is not sys.stdin:
             stream.close()
+
+
+def _time_limit() -> float:
+    """OGS_OPTIMIZER_TIMEOUT_SECONDS, read here rather than through ``config.Settings``:
+    pydantic-settings costs ~0.45 s of start-up, most of a short run's time."""
+    text = os.environ.get("OGS_OPTIMIZER_TIMEOUT_SECONDS")
+    if text is None:
+        return DEFAULT_TIME_LIMIT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"OGS_OPTIMIZER_TIMEOUT_SECONDS must be a number above 0, got {text!r}")
+    return value
 
 
 def _solve_stream(stream: TextIO, time_limit: float) -> int:
@@ -160,18 +178,30 @@ def _security(data: Any, path: str) -> SecurityTarget:
         raise ProblemError(f"{path}.security_id: must be a non-empty string")
     if "price" not in data:
         raise ProblemError(f"{path}.price: required")
-    values = {name: data.get(name, _DEFAULTS.get(name)) for name in _FIELDS}
-    numbers = {name: _number(value, f"{path}.{name}") for name, value in values.items()}
-    return SecurityTarget(security_id=security_id, **numbers)
+    get = data.get
+    raw = (data["price"], get("quantity", 0), get("target", 0), get("low_drift", 0),
+           get("high_drift", 0))  # fmt: skip
+    try:
+        numbers = exact_decimals(raw)
+    except ValueError:
+        numbers = [_number(value, path, name) for value, name in zip(raw, _FIELDS, strict=True)]
+    for number, value, name in zip(numbers, raw, _FIELDS, strict=True):
+        if number and not -_MAX_MAGNITUDE <= number.adjusted() <= _MAX_MAGNITUDE:
+            _number(value, path, name)  # raises, naming the field
+    return SecurityTarget(security_id, *numbers)
 
 
-def _number(value: Any, path: str) -> Decimal:
+def _number(value: Any, path: str, name: str = "") -> Decimal:
+    """``value`` read exactly; the error names ``path.name`` (built only on failure: a file of
+    problems holds hundreds of thousands of numbers)."""
     try:
         number = exact_decimal(value)
     except ValueError as error:
-        raise ProblemError(f"{path}: {error}, got {json.dumps(value, default=str)}") from None
-    if number and abs(number.adjusted()) > _MAX_MAGNITUDE:
-        raise ProblemError(f"{path}: {value} is out of range (|exponent| > {_MAX_MAGNITUDE})")
+        where = f"{path}.{name}" if name else path
+        raise ProblemError(f"{where}: {error}, got {json.dumps(value, default=str)}") from None
+    if number and not -_MAX_MAGNITUDE <= number.adjusted() <= _MAX_MAGNITUDE:
+        where = f"{path}.{name}" if name else path
+        raise ProblemError(f"{where}: {value} is out of range (|exponent| > {_MAX_MAGNITUDE})")
     return number
 
 

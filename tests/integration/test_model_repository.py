@@ -45,7 +45,12 @@ async def fetch(database: Database, model_id: str) -> InvestmentModel | None:
 
 async def test_migrations_create_exactly_the_declared_schema(database: Database) -> None:
     def diff(connection: object) -> list[object]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
+        # procrastinate's own tables (the job queue on PostgreSQL) are not ours to declare.
+        def ours(_object: object, name: str | None, kind: str, *_: object) -> bool:
+            return not (kind == "table" and (name or "").startswith("procrastinate"))
+
+        options = {"compare_type": True, "include_object": ours}
+        context = MigrationContext.configure(connection, opts=options)  # type: ignore[arg-type]
         return list(compare_metadata(context, metadata))
 
     async with database.engine.connect() as connection:

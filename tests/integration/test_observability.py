@@ -178,6 +178,10 @@ async def test_only_trusted_hosts_are_answered(guarded_api: httpx.AsyncClient) -
     refused = await guarded_api.get(f"{V1}/models", headers={"Host": "evil.example"})
     assert refused.status_code == 400
     assert refused.json()["code"] == "INVALID_HOST"
+    # Kubelet probes and Prometheus scrapes name the pod by its IP.
+    for path in ("/health/live", "/health/ready", "/metrics"):
+        probe = await guarded_api.get(path, headers={"Host": "10.1.2.3:8088"})
+        assert probe.status_code == 200, path
 
 
 # --- back-pressure ----------------------------------------------------------------------------

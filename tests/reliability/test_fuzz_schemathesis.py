@@ -80,7 +80,10 @@ _MODEL_WRITES = (
     r"^(POST /api/v1/models|PUT /api/v1/model/\{model_id\}"
     r"|(POST|PUT|DELETE) /api/v1/model/\{model_id\}/(position|portfolio))$"
 )
-_PAGED_READS = r"^(GET /api/v1/models|GET /api/v1/rebalances|POST /api/v1/rebalances/portfolios)$"
+_PAGED_READS = (
+    r"^(GET /api/v1/models|GET /api/v1/rebalances|POST /api/v1/rebalances/portfolios"
+    r"|GET /api/v1/jobs|GET /api/v1/rebalance/\{rebalance_id\}/portfolios)$"
+)
 _REFUSED_BY_STATE = (
     r"^(DELETE /api/v1/model/\{model_id\}|POST /api/v1/portfolio/\{portfolio_id\}/rebalance"
     r"|POST /api/v1/model/\{model_id\}/rebalance)$"
@@ -97,6 +100,19 @@ OPERATIONS: list[dict[str, Any]] = [
     {
         "include-name-regex": _REFUSED_BY_STATE,
         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]}},
+    },
+    # DELETE /jobs/{id} cancels (SPEC §9): the job stays readable with status "cancelled", and a
+    # job that already finished cannot be cancelled (422 JOB_FINISHED).
+    {
+        "include-name-regex": r"^DELETE /api/v1/jobs/\{job_id\}$",
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
+            "use_after_free": {"enabled": False},
+        },
+    },
+    {
+        "include-name-regex": r"^GET /api/v1/jobs/\{job_id\}$",
+        "checks": {"use_after_free": {"enabled": False}},
     },
 ]
 # The error codes a schema-valid request may get a 400 for: rules across fields or against

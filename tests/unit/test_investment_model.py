@@ -267,3 +267,149 @@ def test_long_values_are_refused_without_rounding(value: str) -> None:
 def test_trailing_zeros_do_not_count_as_precision() -> None:
     saved = model(pos(0, "0.1", low="0", high="0.0100000000000000000000")).positions[0]
     assert saved.high_drift == Decimal("0.01")
+
+
+# --- found by mutation testing (docs/mutation-testing.md) -----------------------------------
+# SPEC §2: a violation's message names the rule and the offending item, so messages are pinned.
+
+
+@pytest.mark.parametrize(
+    ("position", "code", "problem"),
+    [
+        (pos(0, "1"), "TARGET_OUT_OF_RANGE", "target 1 must be between 0 and 0.95"),
+        (pos(0, "0.1", high="1.5"), "DRIFT_OUT_OF_RANGE", "high_drift 1.5 must be between 0 and 1"),
+        (pos(0, "0.1", low="-0.5"), "DRIFT_OUT_OF_RANGE", "low_drift -0.5 must be between 0 and 1"),
+        (pos(0, "NaN"), "NOT_A_NUMBER", "target must be a finite number"),
+        (pos(0, "0.1", high="sNaN"), "NOT_A_NUMBER", "high_drift must be a finite number"),
+        (pos(0, "0.1", low="-Infinity"), "NOT_A_NUMBER", "low_drift must be a finite number"),
+        (pos(0, "0.10000000001"), "TOO_PRECISE", "target has more than 10 decimal places"),
+        (pos(0, "0.1", high="1E-11"), "TOO_PRECISE", "high_drift has more than 10 decimal places"),
+        (pos(0, "0.1", low="1E-11"), "TOO_PRECISE", "low_drift has more than 10 decimal places"),
+    ],
+)
+def test_a_bad_position_is_named_with_its_field_in_the_message(
+    position: Position, code: str, problem: str
+) -> None:
+    with pytest.raises(RuleViolation) as exc:
+        model(position)
+    assert (exc.value.code, exc.value.message) == (code, f"security {SEC[0]}: {problem}")
+    with pytest.raises(RuleViolation) as exc:
+        model(Position("AAPL", Decimal("0.1"), Decimal(0), Decimal(0)))
+    assert exc.value.message == "security_id 'AAPL' is not a 24-character hexadecimal id"
+
+
+def test_ten_decimal_places_are_accepted() -> None:
+    saved = model(pos(0, "0.1", low="0.0123456789", high="0.9876543210")).positions[0]
+    assert (saved.low_drift, saved.high_drift) == (Decimal("0.0123456789"), Decimal("0.9876543210"))
+
+
+def test_model_level_messages_name_the_rule() -> None:
+    with pytest.raises(RuleViolation) as exc:
+        model(*[pos(i, "0.005") for i in range(101)])
+    assert exc.value.message == (
+        "a model holds at most 100 positions with a target above 0; this one has 101"
+    )
+    with pytest.raises(RuleViolation) as exc:
+        model(*[pos(i, "0.05") for i in range(19)], pos(19, "0.005"))
+    assert exc.value.message == (
+        "the sum of targets is 0.955, above the maximum of 0.95 (at least 5 % stays in cash)"
+    )
+    with pytest.raises(RuleViolation) as exc:
+        model(portfolios=("not-a-portfolio",))
+    assert (
+        exc.value.message == "portfolio id 'not-a-portfolio' is not a 24-character hexadecimal id"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("x" * 256, "name is required and at most 255 characters (got 256)"),
+        ("a\x00b", "name holds a control character (U+0000 at position 1)"),
+        ("a\ud800", "name is not valid Unicode (a lone surrogate at position 1)"),
+    ],
+)
+def test_a_bad_name_is_explained(name: str, message: str) -> None:
+    with pytest.raises(RuleViolation) as exc:
+        new_model(name, (), ())
+    assert (exc.value.code, exc.value.message) == ("INVALID_NAME", message)
+
+
+def test_a_revised_model_replaces_everything_but_identity_and_version() -> None:
+    base = model(pos(0, "0.5"), portfolios=(PF[0],))
+    when = base.created_at
+    revised = base.revised(
+        name="Income",
+        positions=[pos(1, "0.2"), pos(2, "0")],
+        portfolios=[PF[2].upper(), PF[2]],
+        last_rebalance_date=when,
+    )
+    assert (revised.model_id, revised.version, revised.created_at) == (
+        base.model_id,
+        base.version,
+        base.created_at,
+    )
+    assert (revised.name, revised.positions, revised.portfolios, revised.last_rebalance_date) == (
+        "Income",
+        (pos(1, "0.2"),),
+        (PF[2],),
+        when,
+    )
+    assert (
+        base.revised(
+            name="x", positions=(), portfolios=(), last_rebalance_date=None
+        ).last_rebalance_date
+        is None
+    )
+    with pytest.raises(RuleViolation) as exc:
+        base.revised(name=" ", positions=(), portfolios=(), last_rebalance_date=None)
+    assert rule_of(exc) == "INVALID_NAME"
+    with pytest.raises(RuleViolation) as exc:
+        base.revised(name="x", positions=[pos(0, "0.96")], portfolios=(), last_rebalance_date=None)
+    assert rule_of(exc) == "TARGET_OUT_OF_RANGE"
+    with pytest.raises(RuleViolation) as exc:
+        base.revised(name="x", positions=(), portfolios=["nope"], last_rebalance_date=None)
+    assert rule_of(exc) == "INVALID_ID"
+
+
+def test_adding_a_held_security_in_another_case_says_update_it_instead() -> None:
+    base = model(pos(10, "0.1"))
+    with pytest.raises(RuleViolation) as exc:
+        base.with_position_added(Position(SEC[10].upper(), Decimal("0.2"), Decimal(0), Decimal(0)))
+    assert (exc.value.code, exc.value.message) == (
+        "DUPLICATE_SECURITY",
+        f"security {SEC[10]} is already in the model; update it instead",
+    )
+    with pytest.raises(RuleViolation) as exc:
+        base.with_position_added(Position("AAPL", Decimal("0.2"), Decimal(0), Decimal(0)))
+    assert exc.value.message == "security_id 'AAPL' is not a 24-character hexadecimal id"
+
+
+def test_updating_one_position_leaves_the_others() -> None:
+    base = model(pos(0, "0.1"), pos(1, "0.2"), pos(2, "0.3"))
+    updated = base.with_position_updated(pos(1, "0.25"))
+    assert [(p.security_id, p.target) for p in updated.positions] == [
+        (SEC[0], Decimal("0.1")),
+        (SEC[1], Decimal("0.25")),
+        (SEC[2], Decimal("0.3")),
+    ]
+    with pytest.raises(RuleViolation) as exc:
+        base.with_position_updated(pos(3, "0.1"))
+    assert exc.value.message == f"security {SEC[3]} is not in the model"
+    with pytest.raises(RuleViolation) as exc:
+        base.with_position_updated(Position("AAPL", Decimal("0.2"), Decimal(0), Decimal(0)))
+    assert exc.value.message == "security_id 'AAPL' is not a 24-character hexadecimal id"
+
+
+def test_removing_a_position_by_its_id_in_another_case() -> None:
+    base = model(pos(10, "0.5", "0.01", "0.02"), pos(11, "0.1"))
+    removed = base.with_position_removed(
+        Position(SEC[10].upper(), Decimal("0.5"), Decimal("0.02"), Decimal("0.01"))
+    )
+    assert [p.security_id for p in removed.positions] == [SEC[11]]
+    with pytest.raises(RuleViolation) as exc:
+        base.with_position_removed(pos(10, "0.5", "0.01", "0.03"))
+    assert exc.value.message == (
+        f"position of security {SEC[10]} differs from the stored one "
+        "(target 0.5, high_drift 0.02, low_drift 0.01); nothing was deleted"
+    )

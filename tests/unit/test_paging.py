@@ -63,3 +63,45 @@ def test_pages_fit_within_the_items() -> None:
     assert fit_page(Page(0, 1), 3) == Page(0, 1)
     with pytest.raises(RuleViolation):
         fit_page(Page(4, None), 3)
+
+
+# --- found by mutation testing (docs/mutation-testing.md) -----------------------------------
+
+
+def test_a_limit_of_0_is_a_valid_empty_page() -> None:
+    assert check_page(0, 0) == Page(0, 0)
+    assert check_page(2, 0, max_limit=100) == Page(2, 0)
+
+
+@pytest.mark.parametrize(
+    ("offset", "limit", "message"),
+    [
+        (-1, None, "offset must be 0 or more (got -1)"),
+        (None, -2, "limit must be 0 or more (got -2)"),
+        (0, 101, "limit must be at most 100 (got 101)"),
+    ],
+)
+def test_bad_paging_says_which_parameter_and_why(
+    offset: int | None, limit: int | None, message: str
+) -> None:
+    with pytest.raises(RuleViolation) as exc:
+        check_page(offset, limit, max_limit=100)
+    assert (exc.value.code, exc.value.message) == ("INVALID_PAGING", message)
+
+
+def test_an_offset_past_the_end_says_how_many_items_there_are() -> None:
+    with pytest.raises(RuleViolation) as exc:
+        fit_page(Page(4, None), 3)
+    assert (exc.value.code, exc.value.message) == (
+        "INVALID_PAGING",
+        "offset 4 is beyond the 3 available items",
+    )
+
+
+def test_only_plus_and_minus_are_sort_prefixes() -> None:
+    with pytest.raises(RuleViolation) as exc:
+        parse_sort("Xname", FIELDS)
+    assert exc.value.message == (
+        "invalid sort_by field 'Xname'; valid fields are model_id, name, last_rebalance_date, "
+        "each optionally prefixed with + (ascending) or - (descending)"
+    )

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from order_generation.config import get_settings
 from order_generation.domain.optimizer import RebalanceProblem, SecurityTarget
 from order_generation.solve_command import run_solve
 from tests.unit.test_optimizer_oracle import check_solution, feasible_by_bounds
@@ -214,14 +213,24 @@ def test_uses_the_configured_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OGS_OPTIMIZER_TIMEOUT_SECONDS", "0.000000001")
-    get_settings.cache_clear()
-    try:
-        _, results, _ = run(write(tmp_path, json.dumps(CASH_BINDING)), capsys)
-    finally:
-        get_settings.cache_clear()
+    _, results, _ = run(write(tmp_path, json.dumps(CASH_BINDING)), capsys)
     assert results[0]["status"] == "timeout"
     assert results[0]["reason"]["kind"] == "timeout"
     assert results[0]["quantities"] == {}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "inf", ""])
+def test_a_bad_configured_timeout_is_refused(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+) -> None:
+    monkeypatch.setenv("OGS_OPTIMIZER_TIMEOUT_SECONDS", value)
+    code, results, err = run(write(tmp_path, json.dumps(SIMPLE)), capsys)
+    assert code == 2
+    assert results == []
+    assert f"OGS_OPTIMIZER_TIMEOUT_SECONDS must be a number above 0, got {value!r}" in err
 
 
 def random_problem(rng: random.Random, index: int) -> dict:

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from order_generation import __version__
-from order_generation.adapters.db.database import Database
-from order_generation.adapters.db.migrate import upgrade
-from order_generation.adapters.globeco import GlobecoClients
 from order_generation.api.errors import install_error_handlers, path_methods
 from order_generation.api.middleware import ObservabilityMiddleware
 from order_generation.api.openapi import install_openapi
-from order_generation.api.routes import API_PREFIX, health, models, rebalancing, stored_runs
+from order_generation.api.routes import API_PREFIX, health, jobs, models, rebalancing, stored_runs
 from order_generation.config import Settings, get_settings
 from order_generation.log_setup import configure_logging
-from order_generation.observability import metrics
 from order_generation.observability.tracing import telemetry_from_environment
-from order_generation.services.models import ModelService
-from order_generation.services.rebalancing import Rebalancer
-from order_generation.services.stored_runs import StoredRunService
+from order_generation.wiring import service_parts
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,34 +26,15 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.callback(telemetry.shutdown)  # last out: flushes what the others reported
-            database = Database(
-                settings.database_url,
-                echo=settings.database_echo,
-                timeout_seconds=settings.database_timeout_seconds,
+            parts = await stack.enter_async_context(
+                service_parts(settings, telemetry, take_chunks=settings.in_process_workers)
             )
-            stack.push_async_callback(database.dispose)
-            if settings.migrate_on_start:
-                await upgrade(database)
-            clients = await stack.enter_async_context(GlobecoClients.from_settings(settings))
-            telemetry.instrument_io(clients.http, database.engine)
-            solver_pool = stack.enter_context(
-                ThreadPoolExecutor(settings.rebalance_concurrency, thread_name_prefix="solver")
-            )
-            metrics.forget_dead_processes()
-            app.state.database = database
-            app.state.clients = clients
-            app.state.models = ModelService(database)
-            app.state.stored_runs = StoredRunService(database)
-            app.state.rebalancer = Rebalancer(
-                database,
-                clients,
-                optimizer_timeout_seconds=settings.optimizer_timeout_seconds,
-                concurrency=settings.rebalance_concurrency,
-                optional_lookup_timeout_seconds=settings.optional_lookup_timeout_seconds,
-                max_inflight=settings.max_inflight_rebalances,
-                solver_pool=solver_pool,
-                telemetry=telemetry,
-            )
+            app.state.database = parts.database
+            app.state.clients = parts.clients
+            app.state.models = parts.models
+            app.state.stored_runs = parts.stored_runs
+            app.state.rebalancer = parts.rebalancer
+            app.state.jobs = parts.jobs
             yield
 
     app = FastAPI(
@@ -85,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         ObservabilityMiddleware, telemetry=telemetry, trusted_hosts=settings.trusted_hosts
     )
-    routers = (health.router, models.router, rebalancing.router, stored_runs.router)
+    routers = (health.router, models.router, rebalancing.router, jobs.router, stored_runs.router)
     for router in routers:
         app.include_router(router)
     app.state.path_methods = path_methods(routers)

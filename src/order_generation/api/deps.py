@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from order_generation.adapters.db.database import Database
+from order_generation.services.jobs import JobService
 from order_generation.services.models import ModelService
 from order_generation.services.rebalancing import Rebalancer
 from order_generation.services.stored_runs import StoredRunService
@@ -27,6 +28,11 @@ def _stored_runs(request: Request) -> StoredRunService:
     return runs
 
 
+def _jobs(request: Request) -> JobService:
+    jobs: JobService = request.app.state.jobs
+    return jobs
+
+
 def _rebalancer(request: Request) -> Rebalancer:
     rebalancer: Rebalancer = request.app.state.rebalancer
     return rebalancer
@@ -36,3 +42,4 @@ DatabaseDep = Annotated[Database, Depends(_database)]
 ModelsDep = Annotated[ModelService, Depends(_models)]
 StoredRunsDep = Annotated[StoredRunService, Depends(_stored_runs)]
 RebalancerDep = Annotated[Rebalancer, Depends(_rebalancer)]
+JobsDep = Annotated[JobService, Depends(_jobs)]

@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from order_generation.api.schemas import ObjectId, RequestBody, json_number
+from order_generation.domain.jobs import Job, JobStatus
 from order_generation.domain.rebalance import (
     PortfolioRebalance,
     PortfolioStatus,
@@ -86,7 +87,9 @@ class PortfolioOut(BaseModel):
     market_value: Number | None = Field(description="null only for a failed portfolio")
     cash_before_rebalance: Number | None
     cash_after_rebalance: Number | None
-    positions: list[RunPositionOut]
+    positions: list[RunPositionOut] = Field(
+        default_factory=list, description="absent with include=summary"
+    )
 
 
 class RebalanceOut(BaseModel):
@@ -103,12 +106,63 @@ class RebalanceOut(BaseModel):
     created_at: datetime
 
 
+class JobCountsOut(BaseModel):
+    rebalanced: int
+    infeasible: int
+    in_band: int
+    failed: int
+
+
+class JobOut(BaseModel):
+    job_id: str
+    kind: str
+    model_id: str
+    status: JobStatus
+    total: int = Field(description="portfolios in the job")
+    done: int = Field(description="portfolios computed and stored so far")
+    counts: JobCountsOut
+    rebalance_id: str | None = Field(description="the run, once the job has succeeded")
+    error: str | None = Field(description="why the job failed")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def job_json(job: Job) -> Json:
+    return {
+        "job_id": job.job_id,
+        "kind": job.kind,
+        "model_id": job.model_id,
+        "status": job.status,
+        "total": job.total,
+        "done": job.done,
+        "counts": {
+            "rebalanced": job.counts.rebalanced,
+            "infeasible": job.counts.infeasible,
+            "in_band": job.counts.in_band,
+            "failed": job.counts.failed,
+        },
+        "rebalance_id": job.rebalance_id if job.status == "succeeded" else None,
+        "error": job.error,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
 class PortfolioIds(RequestBody):
     portfolios: Annotated[list[ObjectId], Field(min_length=1, max_length=1000)]
 
 
-def json_response(content: Any) -> Response:
-    return Response(pydantic_core.to_json(content), media_type="application/json")
+def json_response(
+    content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        pydantic_core.to_json(content),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def result_json(rebalance_id: str, outcome: PortfolioRebalance) -> Json:
@@ -164,8 +218,9 @@ def position_json(p: PositionRebalance) -> Json:
     }
 
 
-def portfolio_json(p: PortfolioRebalance) -> Json:
-    return {
+def portfolio_json(p: PortfolioRebalance, *, summary: bool = False) -> Json:
+    """A portfolio of a stored run; ``summary``: its figures without positions."""
+    figures: Json = {
         "portfolio_id": p.portfolio_id,
         "portfolio_name": p.portfolio_name,
         "status": p.status,
@@ -173,8 +228,10 @@ def portfolio_json(p: PortfolioRebalance) -> Json:
         "market_value": _optional_number(p.market_value),
         "cash_before_rebalance": _optional_number(p.cash_before_rebalance),
         "cash_after_rebalance": _optional_number(p.cash_after_rebalance),
-        "positions": [position_json(position) for position in p.positions],
     }
+    if not summary:
+        figures["positions"] = [position_json(position) for position in p.positions]
+    return figures
 
 
 def header_json(run: RunHeader) -> Json:
@@ -200,36 +257,39 @@ def run_json(run: RebalanceRun) -> Json:
 Slices = AsyncIterator[list[PortfolioRebalance]]
 
 
-async def portfolios_stream(slices: Slices) -> AsyncIterator[bytes]:
+async def portfolios_stream(slices: Slices, *, summary: bool = False) -> AsyncIterator[bytes]:
     """A JSON array of portfolios, encoded slice by slice."""
     yield b"["
     first = True
     async for portfolios in slices:
         if portfolios:
-            encoded = pydantic_core.to_json([portfolio_json(p) for p in portfolios])
+            values = [portfolio_json(p, summary=summary) for p in portfolios]
+            encoded = pydantic_core.to_json(values)
             yield (b"" if first else b",") + encoded[1:-1]
             first = False
     yield b"]"
 
 
-async def run_stream(run: RunHeader, slices: Slices) -> AsyncIterator[bytes]:
+async def run_stream(
+    run: RunHeader, slices: Slices, *, summary: bool = False
+) -> AsyncIterator[bytes]:
     """One run as a JSON object whose ``portfolios`` are encoded slice by slice."""
     head = pydantic_core.to_json(header_json(run))
     yield head[:-1] + b',"portfolios":'
-    async for piece in portfolios_stream(slices):
+    async for piece in portfolios_stream(slices, summary=summary):
         yield piece
     yield b"}"
 
 
 async def runs_stream(
-    runs: Sequence[RunHeader], slices_of: Callable[[RunHeader], Slices]
+    runs: Sequence[RunHeader], slices_of: Callable[[RunHeader], Slices], *, summary: bool = False
 ) -> AsyncIterator[bytes]:
     """A JSON array of runs, each streamed by ``run_stream``."""
     yield b"["
     for index, run in enumerate(runs):
         if index:
             yield b","
-        async for piece in run_stream(run, slices_of(run)):
+        async for piece in run_stream(run, slices_of(run), summary=summary):
             yield piece
     yield b"]"
 

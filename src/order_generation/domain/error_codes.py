@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     # 422: well-formed, refused by state
     MODEL_HAS_PORTFOLIOS = "MODEL_HAS_PORTFOLIOS"  # delete the portfolios first
     NO_FEASIBLE_SOLUTION = "NO_FEASIBLE_SOLUTION"  # no whole-unit rebalance (or none in time)
+    MODEL_HAS_NO_PORTFOLIOS = "MODEL_HAS_NO_PORTFOLIOS"  # an async run needs a portfolio
+    JOB_FINISHED = "JOB_FINISHED"  # cancelling a job that succeeded or failed
     # 503 (with Retry-After): try again later
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"  # a GlobeCo service down or its circuit open
     INVALID_SERVICE_RESPONSE = "INVALID_SERVICE_RESPONSE"  # it answered against its contract

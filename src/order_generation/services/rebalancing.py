@@ -14,7 +14,7 @@ import contextvars
 import functools
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -84,8 +84,11 @@ class PriceSnapshot:
         return cls(by_security, {s: p.price for s, p in by_security.items()})
 
     def used_by(self, portfolios: tuple[PortfolioRebalance, ...]) -> tuple[SecurityPrice, ...]:
-        used = {p.security_id for portfolio in portfolios for p in portfolio.positions}
-        return tuple(self.by_security[s] for s in sorted(used))
+        return self.of_securities({p.security_id for pf in portfolios for p in pf.positions})
+
+    def of_securities(self, security_ids: Iterable[str]) -> tuple[SecurityPrice, ...]:
+        """The entries of these securities, by security id."""
+        return tuple(self.by_security[s] for s in sorted(security_ids))
 
 
 class Rebalancer:
@@ -151,7 +154,7 @@ class Rebalancer:
             raise NotFound(f"portfolio {portfolio_id} is not in any model; add it to one first")
         name = asyncio.create_task(self._portfolio_name(portfolio_id))
         try:
-            snapshot = await self._price_snapshot()
+            snapshot = await self.price_snapshot()
             outcome = await self._rebalance_one(
                 portfolio_id, model, snapshot, _today(), isolate_failures=False
             )
@@ -187,10 +190,26 @@ class Rebalancer:
             raise NotFound(f"model {model_id} not found")
         if not model.portfolios:
             return None
+        snapshot = await self.price_snapshot()
+        outcomes = await self.outcomes(model, model.portfolios, snapshot, _today())
+        return await self._store(model, outcomes, snapshot, mark_model=True)
+
+    async def outcomes(
+        self,
+        model: InvestmentModel,
+        portfolio_ids: Sequence[str],
+        snapshot: PriceSnapshot,
+        today: date,
+    ) -> tuple[PortfolioRebalance, ...]:
+        """The outcome of each of these portfolios of the model (in their order), named; the
+        engine of model runs and of job chunks alike.
+
+        The first required service that fails raises. A portfolio whose holdings answer is
+        unreadable is ``failed`` and the others go on, unless every one of them failed (then
+        the service is not usable: InvalidServiceResponse)."""
         names = asyncio.create_task(self._portfolio_names())
         try:
-            snapshot = await self._price_snapshot()
-            outcomes, unreadable = await self._rebalance_all(model, snapshot)
+            outcomes, unreadable = await self._rebalance_all(model, portfolio_ids, snapshot, today)
         except BaseException:
             names.cancel()
             raise
@@ -198,19 +217,23 @@ class Rebalancer:
             names.cancel()
             raise InvalidServiceResponse(
                 ACCOUNTING,
-                f"no portfolio of model {model_id} could be read; the first: {outcomes[0].reason}",
+                f"no portfolio of model {model.model_id} could be read; the first: "
+                f"{outcomes[0].reason}",
             )
         known = await names
         named = tuple(replace(o, portfolio_name=known.get(o.portfolio_id)) for o in outcomes)
         _count(named)
-        return await self._store(model, named, snapshot, mark_model=True)
+        return named
 
     async def _rebalance_all(
-        self, model: InvestmentModel, snapshot: PriceSnapshot
+        self,
+        model: InvestmentModel,
+        portfolio_ids: Sequence[str],
+        snapshot: PriceSnapshot,
+        today: date,
     ) -> tuple[tuple[PortfolioRebalance, ...], int]:
-        """Every portfolio's outcome, and how many of them had unreadable holdings."""
+        """Each portfolio's outcome, and how many of them had unreadable holdings."""
         gate = asyncio.Semaphore(self._concurrency)
-        today = _today()
         unreadable = 0
 
         async def one(portfolio_id: str) -> PortfolioRebalance:
@@ -229,7 +252,7 @@ class Rebalancer:
 
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(one(p)) for p in model.portfolios]
+                tasks = [group.create_task(one(p)) for p in portfolio_ids]
         except BaseExceptionGroup as failures:
             # The task group cancelled the rest at the first failure; report that one.
             raise _first_failure(failures) from None
@@ -283,7 +306,8 @@ class Rebalancer:
         in_context = functools.partial(contextvars.copy_context().run, solve)
         return await asyncio.get_running_loop().run_in_executor(self._solver_pool, in_context)
 
-    async def _price_snapshot(self) -> PriceSnapshot:
+    async def price_snapshot(self) -> PriceSnapshot:
+        """Every security's ticker and price, fetched once for a run (two bulk calls)."""
         with self._telemetry.span("rebalance.fetch_prices"):
             tickers, closes = await asyncio.gather(
                 self._clients.security.tickers(), self._clients.pricing.close_prices()

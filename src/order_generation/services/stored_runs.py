@@ -15,7 +15,7 @@ from order_generation.adapters.db.database import Database
 from order_generation.domain.errors import NotFound
 from order_generation.domain.ids import require_object_id
 from order_generation.domain.investment_model import valid_portfolios
-from order_generation.domain.paging import check_page, fit_page, parse_sort
+from order_generation.domain.paging import Page, check_page, fit_page, parse_sort
 from order_generation.domain.rebalance import (
     DEFAULT_RUN_LIMIT,
     MAX_RUN_LIMIT,
@@ -27,6 +27,8 @@ from order_generation.domain.rebalance import (
 
 # Portfolios per slice when a run is read in slices (about 10^4 positions for 100 holdings).
 SLICE_PORTFOLIOS = 100
+# Without positions a portfolio is a few hundred bytes: bigger slices, fewer round trips.
+SUMMARY_SLICE_PORTFOLIOS = 2000
 
 
 class StoredRunService:
@@ -59,18 +61,36 @@ class StoredRunService:
         return header
 
     async def portfolio_slices(
-        self, run: RunHeader, size: int = SLICE_PORTFOLIOS
+        self,
+        run: RunHeader,
+        size: int | None = None,
+        *,
+        summary: bool = False,
+        page: Page | None = None,
     ) -> AsyncIterator[list[PortfolioRebalance]]:
-        """The run's portfolios, in run order, ``size`` at a time (positions included)."""
-        for first in range(0, run.number_of_portfolios, size):
+        """The run's portfolios in run order, ``size`` at a time: with their positions unless
+        ``summary``; all of them, or the ``page`` (checked with ``run_page``)."""
+        if size is None:
+            size = SUMMARY_SLICE_PORTFOLIOS if summary else SLICE_PORTFOLIOS
+        start, stop = 0, run.number_of_portfolios
+        if page is not None:
+            start = page.offset
+            stop = start if page.limit is None else start + page.limit
+        for first in range(start, stop, size):
+            count = min(size, stop - first)
             async with self._db.unit_of_work(write=False) as uow:
                 portfolios = await uow.rebalances.portfolios(
-                    run.rebalance_id, first=first, count=size
+                    run.rebalance_id, first=first, count=count, with_positions=not summary
                 )
-            expected = min(size, run.number_of_portfolios - first)
-            if len(portfolios) != expected:
+            if len(portfolios) != count:
                 raise NotFound(f"rebalance {run.rebalance_id} was deleted while it was being read")
             yield portfolios
+
+    @staticmethod
+    def run_page(run: RunHeader, offset: int | None, limit: int | None) -> Page:
+        """A page of the run's portfolios: from ``offset`` (default 0), ``limit`` of them
+        (default: all the rest)."""
+        return fit_page(check_page(offset, limit), run.number_of_portfolios)
 
     async def positions(self, rebalance_id: str, portfolio_id: str) -> list[PositionRebalance]:
         """One portfolio's positions in the run."""

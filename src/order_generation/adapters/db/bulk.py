@@ -6,8 +6,10 @@ test_bulk_insert.py checks both on each database).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Dialect, Table, insert
@@ -44,10 +46,32 @@ def driver_rows(
     return DriverRows(compiled.string, [columns[i] for i in order], prepared)
 
 
-async def copy_into(connection: AsyncConnection, table: str, rows: DriverRows) -> None:
-    """PostgreSQL's COPY through asyncpg's ``copy_records_to_table``, on the connection of the
-    caller's transaction (ten times faster than inserting row by row)."""
+async def copy_into(
+    connection: AsyncConnection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """PostgreSQL's COPY (text format) through asyncpg's ``copy_to_table``, on the connection of
+    the caller's transaction.
+
+    Text, not asyncpg's binary records: a run's 10^5 position rows are mostly decimals, and
+    ``str(Decimal)`` (exact, read back exactly by NUMERIC's input) costs a fraction of encoding
+    each one to NUMERIC's binary form, and needs no per-value bind processor."""
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    await driver.copy_records_to_table(table, records=rows.rows, columns=rows.columns)
+    data = "".join("\t".join(map(_copy_text, row)) + "\n" for row in rows).encode()
+    if data:
+        await driver.copy_to_table(table, source=io.BytesIO(data), columns=list(columns))
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)  # Decimal, int: their exact text

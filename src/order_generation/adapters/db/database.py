@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from order_generation.adapters.db.job_repository import JobRepository
 from order_generation.adapters.db.model_repository import ModelRepository
 from order_generation.adapters.db.rebalance_repository import RebalanceRepository
 from order_generation.domain.errors import DatabaseUnavailable
@@ -76,6 +77,7 @@ class UnitOfWork:
 
     models: ModelRepository
     rebalances: RebalanceRepository
+    jobs: JobRepository
 
     def __init__(
         self, engine: AsyncEngine, writers: asyncio.Lock | None, timeout_seconds: float
@@ -117,6 +119,7 @@ class UnitOfWork:
             raise
         self.models = ModelRepository(self._connection)
         self.rebalances = RebalanceRepository(self._connection)
+        self.jobs = JobRepository(self._connection)
         return self
 
     @property

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from order_generation.adapters.db.bulk import copy_into, driver_rows
@@ -24,6 +25,7 @@ from order_generation.domain.rebalance import (
     PositionRebalance,
     RebalanceRun,
     RunHeader,
+    SecurityPrice,
 )
 
 # Domain field order: rows are selected in it and turned into values positionally.
@@ -46,57 +48,90 @@ class RebalanceRepository:
 
     async def add(self, run: RebalanceRun) -> None:
         """Writes the whole run; the caller's unit of work makes it all-or-nothing."""
+        await self.add_header(run.header, complete=True)
+        await self.add_portfolios(run.rebalance_id, run.portfolios, first=0)
+        await self.add_prices(run.rebalance_id, run.prices)
+
+    async def add_header(self, header: RunHeader, *, complete: bool) -> None:
+        """The run's row. An incomplete run (a job's, while its chunks are stored) is invisible
+        to every read until ``publish``."""
         await self._db.execute(
             insert(rebalances).values(
-                rebalance_id=run.rebalance_id,
-                model_id=run.model_id,
-                model_name=run.model_name,
-                model_version=run.model_version,
-                rebalance_date=run.rebalance_date,
-                number_of_portfolios=run.number_of_portfolios,
-                version=run.version,
-                created_at=run.created_at,
+                **{f: getattr(header, f) for f in _HEADER_FIELDS}, complete=complete
             )
         )
-        if run.portfolios:
-            await self._db.execute(
-                insert(rebalance_portfolios),
-                [
-                    {
-                        "rebalance_id": run.rebalance_id,
-                        "ordinal": i,
-                        **{f: getattr(p, f) for f in _PORTFOLIO_FIELDS},
-                    }
-                    for i, p in enumerate(run.portfolios)
-                ],
-            )
+
+    async def add_portfolios(
+        self, rebalance_id: str, portfolios: Sequence[PortfolioRebalance], *, first: int
+    ) -> None:
+        """Portfolios ``first``, ``first + 1``, ... of the run (run order), with positions."""
+        if not portfolios:
+            return
+        await self._db.execute(
+            insert(rebalance_portfolios),
+            [
+                {
+                    "rebalance_id": rebalance_id,
+                    "ordinal": first + i,
+                    **{f: getattr(p, f) for f in _PORTFOLIO_FIELDS},
+                }
+                for i, p in enumerate(portfolios)
+            ],
+        )
         await self._insert_rows(
             rebalance_positions,
             ("rebalance_id", "portfolio_id", "ordinal", *_POSITION_FIELDS),
             (
                 (
-                    run.rebalance_id,
+                    rebalance_id,
                     portfolio.portfolio_id,
                     i,
                     *(getattr(p, f) for f in _POSITION_FIELDS),
                 )
-                for portfolio in run.portfolios
+                for portfolio in portfolios
                 for i, p in enumerate(portfolio.positions)
             ),
         )
-        if run.prices:
+
+    async def add_prices(self, rebalance_id: str, prices: Sequence[SecurityPrice]) -> None:
+        if prices:
             await self._db.execute(
                 insert(rebalance_prices),
                 [
                     {
-                        "rebalance_id": run.rebalance_id,
+                        "rebalance_id": rebalance_id,
                         "security_id": p.security_id,
                         "ticker": p.ticker,
                         "price": p.price,
                     }
-                    for p in run.prices
+                    for p in prices
                 ],
             )
+
+    async def used_securities(self, rebalance_id: str) -> set[str]:
+        """Every security some portfolio of the run holds or trades (for its price snapshot)."""
+        rows = await self._db.execute(
+            select(rebalance_positions.c.security_id)
+            .where(rebalance_positions.c.rebalance_id == rebalance_id)
+            .distinct()
+        )
+        return set(rows.scalars())
+
+    async def publish(self, rebalance_id: str, rebalance_date: datetime) -> None:
+        """Makes an incomplete run visible, dated when it completed."""
+        await self._db.execute(
+            update(rebalances)
+            .where(rebalances.c.rebalance_id == rebalance_id)
+            .values(complete=True, rebalance_date=rebalance_date)
+        )
+
+    async def discard(self, rebalance_id: str) -> None:
+        """Deletes an incomplete run and whatever of it was stored (never a complete one)."""
+        incomplete = select(rebalances.c.rebalance_id).where(
+            rebalances.c.rebalance_id == rebalance_id, rebalances.c.complete.is_(False)
+        )
+        if (await self._db.execute(incomplete)).first() is not None:
+            await self._delete_rows(rebalance_id)
 
     async def _insert_rows(
         self, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
@@ -104,27 +139,27 @@ class RebalanceRepository:
         """Bulk insert straight on the driver: COPY on PostgreSQL, executemany on SQLite.
 
         A big run has ~10^5 position rows; SQLAlchemy's per-row parameter handling costs twice
-        the database's own work, and row-by-row inserts on PostgreSQL ten times a COPY. The
-        columns' own bind processors still convert each value. Runs inside the caller's
-        transaction (earlier statements have begun it)."""
-        prepared = driver_rows(table, columns, rows, self._db.dialect)
-        if not prepared.rows:
-            return
+        the database's own work, and row-by-row inserts on PostgreSQL ten times a COPY. Runs
+        inside the caller's transaction (earlier statements have begun it)."""
         if self._db.dialect.name == "postgresql":
-            await copy_into(self._db, table.name, prepared)
-        else:
+            await copy_into(self._db, table.name, columns, rows)
+            return
+        prepared = driver_rows(table, columns, rows, self._db.dialect)
+        if prepared.rows:
             await self._db.exec_driver_sql(prepared.statement, prepared.rows)
 
     async def header(self, rebalance_id: str) -> RunHeader | None:
         """The run without its portfolios, or None."""
         rows = await self._db.execute(
-            select(*_header_columns()).where(rebalances.c.rebalance_id == rebalance_id)
+            select(*_header_columns()).where(
+                rebalances.c.rebalance_id == rebalance_id, rebalances.c.complete.is_(True)
+            )
         )
         row = rows.first()
         return None if row is None else RunHeader(*row)
 
     async def count(self, portfolio_ids: Sequence[str] | None = None) -> int:
-        query = select(func.count()).select_from(rebalances)
+        query = select(func.count()).select_from(rebalances).where(rebalances.c.complete.is_(True))
         if portfolio_ids is not None:
             query = query.where(_includes_any(portfolio_ids))
         return int((await self._db.execute(query)).scalar_one())
@@ -134,7 +169,12 @@ class RebalanceRepository:
     ) -> list[RunHeader]:
         """A page of runs, without their portfolios (read those with ``portfolios``)."""
         binary = "C" if self._db.dialect.name == "postgresql" else "BINARY"
-        query = select(*_header_columns()).order_by(*_order_by(sort, binary)).offset(page.offset)
+        query = (
+            select(*_header_columns())
+            .where(rebalances.c.complete.is_(True))
+            .order_by(*_order_by(sort, binary))
+            .offset(page.offset)
+        )
         if page.limit is not None:
             query = query.limit(page.limit)
         if portfolio_ids is not None:
@@ -142,10 +182,15 @@ class RebalanceRepository:
         return [RunHeader(*row) for row in await self._db.execute(query)]
 
     async def portfolios(
-        self, rebalance_id: str, *, first: int = 0, count: int | None = None
+        self,
+        rebalance_id: str,
+        *,
+        first: int = 0,
+        count: int | None = None,
+        with_positions: bool = True,
     ) -> list[PortfolioRebalance]:
-        """The run's portfolios in run order, with their positions: all of them, or ``count``
-        from the ``first`` (0-based), so a big run can be read a slice at a time."""
+        """The run's portfolios in run order, with their positions unless told not to: all of
+        them, or ``count`` from the ``first`` (0-based), so a big run is read a slice at a time."""
         portfolio_query = select(rebalance_portfolios).where(
             rebalance_portfolios.c.rebalance_id == rebalance_id,
             rebalance_portfolios.c.ordinal >= first,
@@ -157,8 +202,10 @@ class RebalanceRepository:
         ).all()
         if not rows:
             return []
-        ids = [row.portfolio_id for row in rows]
-        positions = await self._positions(rebalance_id, ids if count is not None else None)
+        positions: defaultdict[str, list[PositionRebalance]] = defaultdict(list)
+        if with_positions:
+            ids = [row.portfolio_id for row in rows]
+            positions = await self._positions(rebalance_id, ids if count is not None else None)
         return [
             PortfolioRebalance(
                 **{f: getattr(row, f) for f in _PORTFOLIO_FIELDS},
@@ -188,13 +235,16 @@ class RebalanceRepository:
         current = (
             await self._db.execute(
                 select(rebalances.c.version)
-                .where(rebalances.c.rebalance_id == rebalance_id)
+                .where(rebalances.c.rebalance_id == rebalance_id, rebalances.c.complete.is_(True))
                 .with_for_update()
             )
         ).scalar_one_or_none()
         if current is None:
             raise NotFound(f"rebalance {rebalance_id} not found")
         check_version("rebalance", rebalance_id, current, expected_version)
+        await self._delete_rows(rebalance_id)
+
+    async def _delete_rows(self, rebalance_id: str) -> None:
         for table in (rebalance_positions, rebalance_portfolios, rebalance_prices, rebalances):
             await self._db.execute(delete(table).where(table.c.rebalance_id == rebalance_id))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     ForeignKey,
@@ -91,6 +92,9 @@ rebalances = Table(
     Column("number_of_portfolios", Integer, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # False while a job's chunks are still being stored (migration 0004): such a run is not
+    # visible to any read, and is deleted whole if its job fails or is cancelled.
+    Column("complete", Boolean, nullable=False, server_default="1"),
     Index("ix_rebalances_rebalance_date", "rebalance_date"),
     Index("ix_rebalances_model_name", "model_name"),
     Index("ix_rebalances_number_of_portfolios", "number_of_portfolios"),
@@ -157,4 +161,48 @@ rebalance_prices = Table(
     Column("security_id", ID, primary_key=True),
     Column("ticker", String(64), nullable=False),
     Column("price", ExactDecimal, nullable=False),
+)
+
+# --- Rebalance jobs (migration 0004) --------------------------------------------------------
+
+rebalance_jobs = Table(
+    "rebalance_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # creation order
+    Column("job_id", ID, nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("model_id", ID, nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("rebalanced", Integer, nullable=False),
+    Column("infeasible", Integer, nullable=False),
+    Column("in_band", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    # Reserved at the start; the run row exists (complete = false) from then on.
+    Column("rebalance_id", ID, nullable=False),
+    Column("error", Text, nullable=True),
+    # What every chunk computes against, fixed when the job starts (JSON): the model's
+    # positions and version, and the price snapshot of the whole run.
+    Column("inputs", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+)
+
+rebalance_job_chunks = Table(
+    "rebalance_job_chunks",
+    metadata,
+    Column(
+        "job_id",
+        ID,
+        ForeignKey("rebalance_jobs.job_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("chunk", Integer, primary_key=True),
+    Column("first", Integer, nullable=False),
+    Column("portfolio_ids", Text, nullable=False),  # JSON list, in model order
+    # Set in the transaction that stores the chunk's portfolios: a chunk taken twice (a worker
+    # killed after storing, before acknowledging) is stored once.
+    Column("stored", Boolean, nullable=False, server_default="0"),
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -58,12 +59,24 @@ SortBy = Annotated[
 ]
 
 
+Include = Annotated[
+    Literal["summary"] | None,
+    Query(description="summary: each portfolio's figures without its positions."),
+]
+
+
 @router.get("/rebalances", response_model=list[RebalanceOut])
 async def list_rebalances(
-    runs: StoredRunsDep, offset: Offset = None, limit: Limit = None, sort_by: SortBy = None
+    runs: StoredRunsDep,
+    offset: Offset = None,
+    limit: Limit = None,
+    sort_by: SortBy = None,
+    include: Include = None,
 ) -> Response:
     headers = await runs.page(offset, limit, sort_by)
-    return streamed(runs_stream(headers, runs.portfolio_slices))
+    summary = include == "summary"
+    slices = functools.partial(runs.portfolio_slices, summary=summary)
+    return streamed(runs_stream(headers, slices, summary=summary))
 
 
 @router.post("/rebalances/portfolios", response_model=list[RebalanceOut])
@@ -75,9 +88,12 @@ async def rebalances_of_portfolios(
 
 
 @router.get("/rebalance/{rebalance_id}", response_model=RebalanceOut)
-async def get_rebalance(rebalance_id: ObjectIdPath, runs: StoredRunsDep) -> Response:
+async def get_rebalance(
+    rebalance_id: ObjectIdPath, runs: StoredRunsDep, include: Include = None
+) -> Response:
     run = await runs.header(rebalance_id)
-    return streamed(run_stream(run, runs.portfolio_slices(run)))
+    summary = include == "summary"
+    return streamed(run_stream(run, runs.portfolio_slices(run, summary=summary), summary=summary))
 
 
 @router.delete(
@@ -92,10 +108,24 @@ async def delete_rebalance(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+PortfolioOffset = Annotated[QueryNumber | None, Query(description="Default 0.")]
+PortfolioLimit = Annotated[QueryNumber | None, Query(description="Default: all the rest.")]
+
+
 @router.get("/rebalance/{rebalance_id}/portfolios", response_model=list[PortfolioOut])
-async def run_portfolios(rebalance_id: ObjectIdPath, runs: StoredRunsDep) -> Response:
+async def run_portfolios(
+    rebalance_id: ObjectIdPath,
+    runs: StoredRunsDep,
+    offset: PortfolioOffset = None,
+    limit: PortfolioLimit = None,
+    include: Include = None,
+) -> Response:
+    """The run's portfolios in run order: all, or a page of them."""
     run = await runs.header(rebalance_id)
-    return streamed(portfolios_stream(runs.portfolio_slices(run)))
+    page = runs.run_page(run, offset, limit)
+    summary = include == "summary"
+    slices = runs.portfolio_slices(run, summary=summary, page=page)
+    return streamed(portfolios_stream(slices, summary=summary))
 
 
 @router.get(

@@ -15,10 +15,15 @@ from order_generation.domain.optimizer._problem import (
     SecurityTarget,
     Status,
 )
-from order_generation.domain.optimizer._solve import optimize_rebalance, optimize_rebalance_inline
+from order_generation.domain.optimizer._solve import (
+    DEFAULT_TIME_LIMIT_SECONDS,
+    optimize_rebalance,
+    optimize_rebalance_inline,
+)
 from order_generation.domain.optimizer._validate import validate as check_problem
 
 __all__ = [
+    "DEFAULT_TIME_LIMIT_SECONDS",
     "Infeasibility",
     "OptimizerFailure",
     "RebalanceProblem",

@@ -45,8 +45,12 @@ class _Prepared:
     excess: Decimal  # spend of the nearest units beyond the market value (> 0)
 
 
+# The MILP's time limit unless the caller says otherwise (OGS_OPTIMIZER_TIMEOUT_SECONDS).
+DEFAULT_TIME_LIMIT_SECONDS = 30.0
+
+
 def optimize_rebalance(
-    problem: RebalanceProblem, *, time_limit_seconds: float = 30.0
+    problem: RebalanceProblem, *, time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS
 ) -> RebalanceSolution:
     """The whole-unit holdings that minimise drift, proven optimal, or why there are none.
 

@@ -1,0 +1,314 @@
+"""Big-run benchmark (issue 11): model runs against the floor of fetching their inputs, jobs at
+growing sizes, 1 vs 2 worker processes, and summary reads.
+
+Starts the sandbox (``ogs sandbox serve``) on generated data and the API (``ogs serve``) as
+separate processes; on PostgreSQL the API takes no chunks (``--no-workers``) and chunks go to
+``ogs worker`` processes, so the worker count is what is measured. Every time is set against a
+baseline measured in the same run:
+
+- **floor**: fetching the same portfolios' holdings summaries straight from the sandbox, at the
+  best client concurrency of 8/16/32/64 (the inputs a run cannot do without);
+- **no-work request**: ``GET /health/live``, for reads.
+
+    uv run python bench/jobs.py                                  # SQLite, 1,000 × 100
+    uv run python bench/jobs.py --database-url postgresql+asyncpg://postgres@127.0.0.1/test
+    uv run python bench/jobs.py --database-url ... --sizes 1000,10000 --workers 1,2
+    uv run python bench/jobs.py --quick                          # 200 × 50, a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from order_generation.sandbox import SERVICE_URL_VARIABLES, generate_data, write_data
+from service import free_port, model_body, process  # bench/service.py
+
+V1 = "/api/v1"
+
+
+@contextmanager
+def fresh_postgres(url: str) -> Iterator[str]:
+    """A throw-away database next to the one ``url`` names (so runs never meet old data)."""
+    import asyncpg
+    from sqlalchemy import make_url
+
+    admin = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"ogs_bench_{os.getpid()}_{int(time.time())}"
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (Linux ``VmHWM``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextmanager
+def workers(count: int, env: dict[str, str], logdir: Path) -> Iterator[list[int]]:
+    """``count`` ``ogs worker`` processes; yields their pids once each has started."""
+    procs = []
+    try:
+        for n in range(count):
+            log = logdir / f"worker-{n}.log"
+            with log.open("wb") as out:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "order_generation.cli", "worker"],
+                        env={**os.environ, **env, "OGS_LOG_LEVEL": "INFO"},
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        for n, proc in enumerate(procs):
+            deadline = time.monotonic() + 60
+            while "job worker started" not in (logdir / f"worker-{n}.log").read_text():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit((logdir / f"worker-{n}.log").read_text()[-2000:])
+                time.sleep(0.1)
+        yield [p.pid for p in procs]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+
+
+async def fetch_floor(sandbox_url: str, portfolio_ids: list[str]) -> tuple[float, int]:
+    """Seconds to fetch every portfolio's summary at the best concurrency, and that concurrency."""
+    best: tuple[float, int] | None = None
+    for concurrency in (8, 16, 32, 64):
+        gate = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=sandbox_url, timeout=120, limits=limits) as http:
+
+            async def one(
+                portfolio_id: str,
+                http: httpx.AsyncClient = http,
+                gate: asyncio.Semaphore = gate,
+            ) -> None:
+                async with gate:
+                    reply = await http.get(f"{V1}/portfolios/{portfolio_id}/summary")
+                    reply.raise_for_status()
+                    reply.json()  # a run must read the answer too
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one(p) for p in portfolio_ids))
+            seconds = time.perf_counter() - started
+        if best is None or seconds < best[0]:
+            best = (seconds, concurrency)
+    assert best is not None
+    return best
+
+
+def run_job(http: httpx.Client, model_id: str) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    reply = http.post(f"{V1}/model/{model_id}/rebalance", params={"mode": "async"})
+    reply.raise_for_status()
+    job_url = reply.headers["location"]
+    while True:
+        job: dict[str, Any] = http.get(job_url).json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    if job["status"] != "succeeded":
+        raise SystemExit(f"job ended {job['status']}: {job.get('error')}")
+    return seconds, job
+
+
+def median_time(call: Any, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000", help="portfolios per job, comma-separated")
+    parser.add_argument("--positions", type=int, default=100)
+    parser.add_argument("--workers", default="1,2", help="PostgreSQL: worker processes to compare")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="200 portfolios × 50 positions")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.positions = "200", 50
+    sizes = [int(s) for s in args.sizes.split(",")]
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="ogs-bench-jobs-"))
+    try:
+        if args.database_url and args.database_url.startswith("postgresql"):
+            with fresh_postgres(args.database_url) as url:
+                args.database_url = url
+                return run(args, sizes, worker_counts, workdir)
+        return run(args, sizes, worker_counts, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], workdir: Path) -> int:
+    largest = max(sizes)
+    started = time.perf_counter()
+    data = generate_data(largest, args.positions, args.seed)
+    write_data(data, workdir / "data.json")
+    generated = time.perf_counter() - started
+    postgres = bool(args.database_url and args.database_url.startswith("postgresql"))
+    database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    sandbox_port, api_port = free_port(), free_port()
+    sandbox_url, api_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{api_port}"
+    env = {
+        "OGS_PORT": str(api_port),
+        "OGS_DATABASE_URL": database_url,
+        "OGS_LOG_LEVEL": "WARNING",
+        **dict.fromkeys(SERVICE_URL_VARIABLES, sandbox_url),
+    }
+    print("== Big-run benchmark")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"data: {largest} portfolios × {args.positions} holdings, seed {args.seed} "
+        f"(generated in {generated:.1f} s)"
+    )
+    print(f"database: {database_url.split('@')[-1]} (created for this run)")
+    chunk = os.environ.get("OGS_JOB_CHUNK_PORTFOLIOS", "200")
+    print(
+        f"jobs: chunks of {chunk} portfolios; "
+        + (
+            "chunks taken by `ogs worker` processes (API: --no-workers)"
+            if postgres
+            else "chunks run in the API process (SQLite)"
+        )
+    )
+    serve_args = ["serve", "--no-workers"] if postgres else ["serve"]
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(
+            process(
+                [
+                    "sandbox",
+                    "serve",
+                    "--data",
+                    str(workdir / "data.json"),
+                    "--port",
+                    str(sandbox_port),
+                ],
+                {},
+                f"{sandbox_url}/health",
+            )
+        )
+        api = stack.enter_context(process(serve_args, env, f"{api_url}/health/ready"))
+        http = stack.enter_context(httpx.Client(base_url=api_url, timeout=3600))
+
+        rows: list[str] = []
+        size_rows: list[tuple[int, float, float]] = []
+        for size in sizes:
+            ids = [p.portfolio_id for p in data.portfolios[:size]]
+            model = http.post(f"{V1}/models", json=model_body(data, args.positions, ids))
+            model.raise_for_status()
+            model_id = model.json()["model_id"]
+            floor, concurrency = asyncio.run(fetch_floor(sandbox_url, ids))
+            rows.append(
+                f"floor ({size} summaries fetched, concurrency {concurrency})"
+                f" | {floor:8.2f} s | 1.00"
+            )
+            if size <= 10_000:
+                sync = median_time(
+                    lambda m=model_id: http.post(f"{V1}/model/{m}/rebalance").raise_for_status(),
+                    1,
+                )
+                rows.append(
+                    f"synchronous model run, {size} portfolios, stored"
+                    f" | {sync:8.2f} s | {sync / floor:.2f}"
+                )
+            counts = worker_counts if postgres else [0]
+            for count in counts:
+                with ExitStack() as pool:
+                    pids = pool.enter_context(workers(count, env, workdir)) if count else []
+                    before = {p: cpu_seconds(p) for p in (*pids, api.pid, sandbox.pid)}
+                    seconds, job = run_job(http, model_id)
+                    used = {p: cpu_seconds(p) - t for p, t in before.items()}
+                    rss = [peak_rss_mb(pid) for pid in pids]
+                cpu = f"CPU s: sandbox {used[sandbox.pid]:.1f}, API {used[api.pid]:.1f}" + "".join(
+                    f", worker {used[p]:.1f}" for p in pids
+                )
+                label = f"job, {size} portfolios"
+                if count:
+                    label += f", {count} worker process(es)"
+                rows.append(
+                    f"{label} | {seconds:8.2f} s | {seconds / floor:.2f} | {cpu}"
+                    + (
+                        f"; peak RSS per worker {', '.join(f'{r:.0f}' for r in rss)} MB"
+                        if rss
+                        else ""
+                    )
+                )
+                size_rows.append((size, seconds, seconds / size * 1000))
+            run_id = job["rebalance_id"]
+            live = median_time(lambda: http.get("/health/live").raise_for_status(), 20)
+            summary = median_time(
+                lambda r=run_id: http.get(
+                    f"{V1}/rebalance/{r}", params={"include": "summary"}
+                ).raise_for_status(),
+                5,
+            )
+            rows.append(
+                f"read include=summary, {size} portfolios | {summary * 1000:8.1f} ms"
+                f" | {summary / live:.1f} × a no-work request ({live * 1000:.1f} ms)"
+            )
+        rows.append(f"peak RSS of the API process | {peak_rss_mb(api.pid):.0f} MB |")
+        print()
+        print("what | time | ratio to its baseline")
+        print("---|---|---")
+        for row in rows:
+            print(row)
+        if len(size_rows) > 1:
+            print()
+            print("portfolios | job time | ms per portfolio")
+            for size, seconds, per in size_rows:
+                print(f"{size} | {seconds:.2f} s | {per:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
