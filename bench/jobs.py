@@ -135,6 +135,19 @@ async def fetch_floor(sandbox_url: str, portfolio_ids: list[str]) -> tuple[float
     return best
 
 
+async def concurrent_singles(api_url: str, portfolio_ids: list[str]) -> tuple[float, int]:
+    """Wall seconds for one single-portfolio rebalance per id, all sent at once, and how many
+    were answered (200, or 422 for an infeasible portfolio)."""
+    limits = httpx.Limits(max_connections=len(portfolio_ids))
+    async with httpx.AsyncClient(base_url=api_url, timeout=600, limits=limits) as http:
+        started = time.perf_counter()
+        replies = await asyncio.gather(
+            *(http.post(f"{V1}/portfolio/{p}/rebalance") for p in portfolio_ids)
+        )
+        seconds = time.perf_counter() - started
+    return seconds, sum(r.status_code in (200, 422) for r in replies)
+
+
 def run_job(http: httpx.Client, model_id: str) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     reply = http.post(f"{V1}/model/{model_id}/rebalance", params={"mode": "async"})
@@ -297,6 +310,22 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
                 f" | {summary / live:.1f} × a no-work request ({live * 1000:.1f} ms)"
             )
         rows.append(f"peak RSS of the API process | {peak_rss_mb(api.pid):.0f} MB |")
+
+        # 100 concurrent single-portfolio rebalances: `ogs serve --workers 2` against 1 worker.
+        singles = [p.portfolio_id for p in data.portfolios[: min(100, largest)]]
+        walls = {}
+        for count in (1, 2):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            serve_env = {**env, "OGS_PORT": str(port)}
+            with process([*serve_args, "--workers", str(count)], serve_env, f"{url}/health/ready"):
+                asyncio.run(concurrent_singles(url, singles[:10]))  # warm every process
+                walls[count], answered = asyncio.run(concurrent_singles(url, singles))
+            rows.append(
+                f"{len(singles)} concurrent single rebalances, --workers {count}"
+                f" | {walls[count]:8.2f} s | {walls[1] / walls[count]:.2f}× one worker's"
+                f" throughput ({answered} answered)"
+            )
         print()
         print("what | time | ratio to its baseline")
         print("---|---|---")

@@ -10,7 +10,6 @@ share. SIGTERM stops accepting, lets in-flight requests finish within
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
@@ -146,7 +145,7 @@ def run_worker() -> int:
 
     from order_generation.adapters.job_queue import ProcrastinateQueue
     from order_generation.observability.tracing import telemetry_from_environment
-    from order_generation.wiring import service_parts
+    from order_generation.wiring import service_parts, stop_worker
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -171,10 +170,8 @@ def run_worker() -> int:
                 log.info("job worker started", pid=os.getpid())
                 stopping = asyncio.create_task(stop.wait())
                 await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                worker.cancel()
                 stopping.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                await stop_worker(worker)
                 log.info("job worker stopped", pid=os.getpid())
         finally:
             telemetry.shutdown()

@@ -81,7 +81,7 @@ async def service_parts(
             await stack.enter_async_context(queue.open())
             if take_chunks:
                 worker = asyncio.create_task(queue.keep_working(), name="ogs-job-worker")
-                stack.push_async_callback(_stop, worker)
+                stack.push_async_callback(stop_worker, worker)
         else:
             queue = InProcessQueue(jobs, attempts=settings.job_chunk_attempts)
             await stack.enter_async_context(queue.running())
@@ -97,11 +97,18 @@ async def service_parts(
         )
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
+# How long a stopping worker may take to hand back its chunks (procrastinate's own graceful
+# shutdown is 10 s); past that the process stops without it and the chunks are retaken later.
+_WORKER_STOP_SECONDS = 15.0
+
+
+async def stop_worker(task: asyncio.Task[None]) -> None:
+    """Cancels a worker task and waits for it, within bounds."""
     task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    except Exception:  # shutting down anyway: report, do not mask the shutdown
-        log.warning("job worker ended with an error", exc_info=True)
+    done, _ = await asyncio.wait({task}, timeout=_WORKER_STOP_SECONDS)
+    if not done:
+        # E.g. the database went away and the worker's last writes wait on it: shutting down
+        # must not wait for ever (its chunks are taken again once its heartbeats stop).
+        log.warning("job worker did not stop in time; leaving it", seconds=_WORKER_STOP_SECONDS)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("job worker ended with an error", exc_info=task.exception())

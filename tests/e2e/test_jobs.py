@@ -24,13 +24,8 @@ FINISHED = {"succeeded", "failed", "cancelled"}
 async def job_api(
     database_url: str, sandbox: Sandbox, **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = sandbox.settings(
-        database_url=database_url,
-        log_format="console",
-        job_chunk_portfolios=3,
-        job_stalled_seconds=2,
-        **overrides,
-    )
+    options: dict[str, Any] = {"job_chunk_portfolios": 3, "job_stalled_seconds": 2, **overrides}
+    settings = sandbox.settings(database_url=database_url, log_format="console", **options)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)

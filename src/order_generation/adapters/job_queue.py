@@ -190,6 +190,9 @@ class ProcrastinateQueue:
                     restart_seconds=restart_seconds,
                     exc_info=True,
                 )
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise asyncio.CancelledError  # asked to stop while the worker was ending
             await asyncio.sleep(restart_seconds)
 
     async def work(self) -> None:
