@@ -14,6 +14,7 @@ import pytest
 from order_generation.sandbox import create_sandbox_app, generate_data, start_sandbox_in_thread
 from tests.e2e.test_jobs import FINISHED, job_api, start_job, wait_for
 from tests.fixtures.sandbox import Sandbox
+from tests.reliability.conftest import Figures
 from tests.support import V1, create_model, spread_model
 
 pytestmark = pytest.mark.slow
@@ -61,7 +62,9 @@ async def peak_of_job(database_url: str, sandbox: Sandbox, portfolios: int) -> i
     return peak
 
 
-async def test_a_job_holds_one_chunk_at_a_time(database_url: str, big_sandbox: Sandbox) -> None:
+async def test_a_job_holds_one_chunk_at_a_time(
+    database_url: str, big_sandbox: Sandbox, figures: Figures
+) -> None:
     one_chunk = await peak_of_job(database_url, big_sandbox, CHUNK)
     ten_chunks = await peak_of_job(database_url, big_sandbox, 10 * CHUNK)
     print(
@@ -69,3 +72,4 @@ async def test_a_job_holds_one_chunk_at_a_time(database_url: str, big_sandbox: S
         f"{ten_chunks / 1e6:.1f} MB for 10 chunks ({HOLDINGS} holdings each)"
     )
     assert ten_chunks < 1.5 * one_chunk, (one_chunk, ten_chunks)
+    figures.cases["job memory"] += 1

@@ -22,6 +22,7 @@ from sqlalchemy import make_url
 from tests.e2e.test_jobs import FINISHED, job_api, start_job, wait_for
 from tests.fixtures.process import log_tail
 from tests.fixtures.sandbox import Sandbox
+from tests.reliability.conftest import Figures
 from tests.support import V1, create_model, generated, spread_model
 
 pytestmark = pytest.mark.slow
@@ -91,7 +92,7 @@ async def chunk_in_hand(dsn: str) -> bool:
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_a_worker_killed_mid_chunk_loses_and_repeats_nothing(
-    database_url: str, sandbox: Sandbox, tmp_path: Path
+    database_url: str, sandbox: Sandbox, tmp_path: Path, figures: Figures
 ) -> None:
     ids = [p.portfolio_id for p in generated(sandbox)]
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -138,3 +139,5 @@ async def test_a_worker_killed_mid_chunk_loses_and_repeats_nothing(
     assert [row["portfolio_id"] for row in stored] == ids  # each once, in model order
     assert [row["ordinal"] for row in stored] == list(range(len(ids)))
     assert chunks == 3  # 8 portfolios in chunks of 3
+    figures.cases["job worker killed mid-chunk"] += 1
+    figures.faults_survived += 1
