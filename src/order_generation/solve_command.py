@@ -118,8 +118,12 @@ def _solve_lines(records: Iterable[tuple[int, Any]], time_limit: float) -> int:
         try:
             if isinstance(record, json.JSONDecodeError):
                 raise ProblemError(f"invalid JSON at column {record.colno}: {record.msg}")
-            problem_id, problem = _problem(record)
-            solution = optimize_rebalance(problem, time_limit_seconds=time_limit)
+            # The optimizer checks its input rules itself (once, not twice per problem).
+            problem_id, problem = _problem(record, check=False)
+            try:
+                solution = optimize_rebalance(problem, time_limit_seconds=time_limit)
+            except ValueError as error:
+                raise ProblemError(str(error)) from error
         except ProblemError as error:
             status = 1
             message = f"line {number}: {error}"
@@ -147,7 +151,10 @@ def _loads(text: str) -> Any:
 # --- reading one problem -----------------------------------------------------------------------
 
 
-def _problem(record: Any) -> tuple[str | int | None, RebalanceProblem]:
+def _problem(record: Any, *, check: bool = True) -> tuple[str | int | None, RebalanceProblem]:
+    """The problem a record describes. ``check``: also apply the optimizer's own input rules
+    (a security at most once) now; without it ``optimize_rebalance`` applies them, and its
+    ValueError is the caller's to report."""
     if not isinstance(record, dict):
         raise ProblemError("a problem must be a JSON object")
     problem_id = _id_of(record)
@@ -159,36 +166,44 @@ def _problem(record: Any) -> tuple[str | int | None, RebalanceProblem]:
     positions = record.get("positions", [])
     if not isinstance(positions, list):
         raise ProblemError("positions: must be a list")
-    securities = tuple(_security(p, f"positions[{i}]") for i, p in enumerate(positions))
-    try:
-        problem = RebalanceProblem(cash=cash, securities=securities)
-        check_problem(problem)  # the optimizer's own input rules (a security at most once)
-    except ValueError as error:
-        raise ProblemError(str(error)) from error
+    securities = tuple(_security(p, i) for i, p in enumerate(positions))
+    problem = RebalanceProblem(cash=cash, securities=securities)
+    if check:
+        try:
+            check_problem(problem)
+        except ValueError as error:
+            raise ProblemError(str(error)) from error
     return problem_id, problem
 
 
-def _security(data: Any, path: str) -> SecurityTarget:
+def _security(data: Any, index: int) -> SecurityTarget:
     if not isinstance(data, dict):
-        raise ProblemError(f"{path}: must be a JSON object")
+        raise ProblemError(f"{_path(index)}: must be a JSON object")
     security_id = data.get("security_id")
     if security_id is None:
-        raise ProblemError(f"{path}.security_id: required")
+        raise ProblemError(f"{_path(index)}.security_id: required")
     if not isinstance(security_id, str) or not security_id:
-        raise ProblemError(f"{path}.security_id: must be a non-empty string")
+        raise ProblemError(f"{_path(index)}.security_id: must be a non-empty string")
     if "price" not in data:
-        raise ProblemError(f"{path}.price: required")
+        raise ProblemError(f"{_path(index)}.price: required")
     get = data.get
     raw = (data["price"], get("quantity", 0), get("target", 0), get("low_drift", 0),
            get("high_drift", 0))  # fmt: skip
     try:
         numbers = exact_decimals(raw)
     except ValueError:
-        numbers = [_number(value, path, name) for value, name in zip(raw, _FIELDS, strict=True)]
-    for number, value, name in zip(numbers, raw, _FIELDS, strict=True):
+        numbers = [
+            _number(value, _path(index), name) for value, name in zip(raw, _FIELDS, strict=True)
+        ]
+    for number in numbers:
         if number and not -_MAX_MAGNITUDE <= number.adjusted() <= _MAX_MAGNITUDE:
-            _number(value, path, name)  # raises, naming the field
+            for value, name in zip(raw, _FIELDS, strict=True):
+                _number(value, _path(index), name)  # raises, naming the field
     return SecurityTarget(security_id, *numbers)
+
+
+def _path(index: int) -> str:
+    return f"positions[{index}]"
 
 
 def _number(value: Any, path: str, name: str = "") -> Decimal:
