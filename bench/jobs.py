@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -35,8 +34,14 @@ from typing import Any
 
 import httpx
 
-from order_generation.sandbox import SERVICE_URL_VARIABLES, generate_data, write_data
-from service import free_port, model_body, process  # bench/service.py
+from order_generation.sandbox import generate_data, write_data
+from service import (  # bench/service.py
+    api_environment,
+    free_port,
+    model_body,
+    print_machine,
+    process,
+)
 
 V1 = "/api/v1"
 
@@ -211,17 +216,8 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     sandbox_port, api_port = free_port(), free_port()
     sandbox_url, api_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{api_port}"
-    env = {
-        "OGS_PORT": str(api_port),
-        "OGS_DATABASE_URL": database_url,
-        "OGS_LOG_LEVEL": "WARNING",
-        **dict.fromkeys(SERVICE_URL_VARIABLES, sandbox_url),
-    }
-    print("== Big-run benchmark")
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}"
-    )
+    env = api_environment(database_url, api_port, sandbox_url)
+    print_machine("Big-run benchmark")
     print(
         f"data: {largest} portfolios × {args.positions} holdings, seed {args.seed} "
         f"(generated in {generated:.1f} s)"

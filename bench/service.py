@@ -76,6 +76,25 @@ def process(
         proc.wait(timeout=30)
 
 
+def api_environment(database_url: str, api_port: int, sandbox_url: str) -> dict[str, str]:
+    """The API's settings for a benchmark: its port, its database, every GlobeCo service at the
+    sandbox, quiet logs."""
+    return {
+        "OGS_PORT": str(api_port),
+        "OGS_DATABASE_URL": database_url,
+        "OGS_LOG_LEVEL": "WARNING",
+        **dict.fromkeys(SERVICE_URL_VARIABLES, sandbox_url),
+    }
+
+
+def print_machine(title: str) -> None:
+    print(f"== {title}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+
+
 def timed(call: Callable[[], httpx.Response], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
@@ -156,17 +175,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     sandbox_port, api_port = free_port(), free_port()
     sandbox_url, api_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{api_port}"
-    env = {
-        "OGS_PORT": str(api_port),
-        "OGS_DATABASE_URL": database_url,
-        "OGS_LOG_LEVEL": "WARNING",
-        **dict.fromkeys(SERVICE_URL_VARIABLES, sandbox_url),
-    }
-    print("== Service benchmark")
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}"
-    )
+    env = api_environment(database_url, api_port, sandbox_url)
+    print_machine("Service benchmark")
     print(
         f"data: {args.portfolios} portfolios × {args.positions} holdings, seed {args.seed} "
         f"(generated in {generate_seconds:.2f} s)"

@@ -31,6 +31,7 @@ from order_generation.domain.optimizer import RebalanceProblem, RebalanceSolutio
 from order_generation.domain.orders import OrderBatchResult, OrderRequest, OrderResult
 from order_generation.domain.rebalance import (
     MissingPrices,
+    PortfolioRebalance,
     failed_outcome,
     infeasible_outcome,
     position_outcome,
@@ -244,39 +245,17 @@ def test_a_solution_for_another_problem_says_so() -> None:
 def test_an_unpriced_portfolio_keeps_its_cash_and_has_no_positions() -> None:
     holdings = PortfolioHoldings("pf", Decimal("250.5"), {A: Decimal(3)})
     outcome = unpriced_outcome(holdings, "Growth", "no price for ...")
-    assert (
-        outcome.portfolio_id,
-        outcome.portfolio_name,
-        outcome.status,
-        outcome.reason,
-        outcome.market_value,
-        outcome.cash_before_rebalance,
-        outcome.cash_after_rebalance,
-        outcome.positions,
-    ) == (
-        "pf",
-        "Growth",
-        "infeasible",
-        "no price for ...",
-        Decimal("250.5"),
-        Decimal("250.5"),
-        Decimal("250.5"),
-        (),
+    cash = Decimal("250.5")
+    assert outcome == PortfolioRebalance(
+        "pf", "Growth", "infeasible", "no price for ...", cash, cash, cash, ()
     )
 
 
 def test_a_failed_portfolio_knows_nothing_of_its_money() -> None:
     outcome = failed_outcome("pf", "Growth", "malformed answer")
-    assert (
-        outcome.portfolio_id,
-        outcome.portfolio_name,
-        outcome.status,
-        outcome.reason,
-        outcome.market_value,
-        outcome.cash_before_rebalance,
-        outcome.cash_after_rebalance,
-        outcome.positions,
-    ) == ("pf", "Growth", "failed", "malformed answer", None, None, None, ())
+    assert outcome == PortfolioRebalance(
+        "pf", "Growth", "failed", "malformed answer", None, None, None, ()
+    )
 
 
 def test_actual_weight_rounds_half_up_to_4_places() -> None:

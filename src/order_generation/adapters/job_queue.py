@@ -19,6 +19,8 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
+import procrastinate
+import procrastinate.jobs
 import structlog
 from procrastinate.types import JSONValue
 from sqlalchemy import make_url
@@ -139,8 +141,6 @@ class ProcrastinateQueue:
         stalled_seconds: float,
         worker_concurrency: int,
     ) -> None:
-        import procrastinate
-
         self._service = service
         self._attempts = attempts
         self._stalled_seconds = stalled_seconds
@@ -231,3 +231,16 @@ class ProcrastinateQueue:
 
 class _RetryLater(Exception):
     """A chunk met an unavailable service; procrastinate schedules it again."""
+
+
+class _ChunkRetry(procrastinate.BaseRetryStrategy):
+    """procrastinate's side of the one retry rule: when (``retry_wait_seconds``). Whether to
+    try again at all is ``run_chunk_attempt``'s decision: it raises ``_RetryLater`` only then."""
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: procrastinate.jobs.Job
+    ) -> procrastinate.RetryDecision | None:
+        if not isinstance(exception, _RetryLater):
+            return None
+        wait = int(retry_wait_seconds(job.attempts))
+        return procrastinate.RetryDecision(retry_in={"seconds": wait})
