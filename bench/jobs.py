@@ -83,6 +83,28 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def streamed_read(http: httpx.Client, run_id: str, api_pid: int) -> tuple[float, int, float, float]:
+    """``GET /rebalance/{id}`` of a whole run, read as it streams: seconds, bytes, and the API
+    process's resident memory before the read and at its highest during it (sampled)."""
+    before = rss_mb(api_pid)
+    highest = before
+    received = 0
+    started = time.perf_counter()
+    with http.stream("GET", f"{V1}/rebalance/{run_id}") as reply:
+        reply.raise_for_status()
+        for piece in reply.iter_bytes():
+            received += len(piece)
+            highest = max(highest, rss_mb(api_pid))
+    return time.perf_counter() - started, received, before, highest
+
+
 @contextmanager
 def workers(count: int, env: dict[str, str], logdir: Path) -> Iterator[list[int]]:
     """``count`` ``ogs worker`` processes; yields their pids once each has started."""
@@ -171,6 +193,14 @@ def run_job(http: httpx.Client, model_id: str) -> tuple[float, dict[str, Any]]:
     return seconds, job
 
 
+class Emitted(list[str]):
+    """Table rows, printed as they are measured (a long run shows its figures as it goes)."""
+
+    def append(self, row: str) -> None:
+        print(row, flush=True)
+        super().append(row)
+
+
 def median_time(call: Any, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -190,6 +220,12 @@ def main() -> int:
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="200 portfolios × 50 positions")
+    parser.add_argument(
+        "--all-worker-counts-up-to",
+        type=int,
+        default=None,
+        help="above this size, run only the largest worker count (saves an hour at 100,000)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.positions = "200", 50
@@ -251,8 +287,11 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
         api = stack.enter_context(process(serve_args, env, f"{api_url}/health/ready"))
         http = stack.enter_context(httpx.Client(base_url=api_url, timeout=3600))
 
-        rows: list[str] = []
-        size_rows: list[tuple[int, float, float]] = []
+        print()
+        print("what | time | ratio to its baseline")
+        print("---|---|---")
+        rows = Emitted()
+        size_rows: list[tuple[int, int, float, float]] = []
         best_concurrency = 8
         taken = 0  # portfolios used by the sizes so far
         for size in sizes:
@@ -279,6 +318,8 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
                     f" | {sync:8.2f} s | {sync / floor:.2f}"
                 )
             counts = worker_counts if postgres else [0]
+            if args.all_worker_counts_up_to is not None and size > args.all_worker_counts_up_to:
+                counts = counts[-1:]
             for count in counts:
                 with ExitStack() as pool:
                     pids = pool.enter_context(workers(count, env, workdir)) if count else []
@@ -300,7 +341,7 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
                         else ""
                     )
                 )
-                size_rows.append((size, seconds, seconds / size * 1000))
+                size_rows.append((size, count, seconds, seconds / size * 1000))
             run_id = job["rebalance_id"]
             live = median_time(lambda: http.get("/health/live").raise_for_status(), 20)
             summary = median_time(
@@ -314,6 +355,13 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
                 f" | {summary / live:.1f} × a no-work request ({live * 1000:.1f} ms)"
             )
         rows.append(f"peak RSS of the API process | {peak_rss_mb(api.pid):.0f} MB |")
+        # The largest run read whole, as it streams: the API's memory must stay flat.
+        seconds, received, rss_before, highest = streamed_read(http, run_id, api.pid)
+        rows.append(
+            f"streamed whole-run read, {sizes[-1]} portfolios ({received / 1e6:.0f} MB)"
+            f" | {seconds:8.2f} s | API RSS {rss_before:.0f} MB before, {highest:.0f} MB at most"
+            " during the read"
+        )
 
         # 100 concurrent single-portfolio rebalances: `ogs serve --workers 2` against 1 worker.
         singles = [p.portfolio_id for p in data.portfolios[: min(100, largest)]]
@@ -330,16 +378,11 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
                 f" | {walls[count]:8.2f} s | {walls[1] / walls[count]:.2f}× one worker's"
                 f" throughput ({answered} answered)"
             )
-        print()
-        print("what | time | ratio to its baseline")
-        print("---|---|---")
-        for row in rows:
-            print(row)
         if len(size_rows) > 1:
             print()
-            print("portfolios | job time | ms per portfolio")
-            for size, seconds, per in size_rows:
-                print(f"{size} | {seconds:.2f} s | {per:.2f}")
+            print("portfolios | worker processes | job time | ms per portfolio")
+            for size, count, seconds, per in size_rows:
+                print(f"{size} | {count or 'API'} | {seconds:.2f} s | {per:.2f}")
     return 0
 
 

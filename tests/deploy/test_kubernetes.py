@@ -168,7 +168,7 @@ def test_selectors_hpa_and_pdb_match_the_api_pods(overlay: str) -> None:
         if other is not deployment:
             other_labels = other["spec"]["template"]["metadata"]["labels"]
             assert not selector.items() <= other_labels.items(), other["metadata"]["name"]
-    (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
+    hpa = named(docs, "HorizontalPodAutoscaler", "globeco-order-generation-service")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
@@ -195,3 +195,25 @@ def test_ingress_component_routes_to_the_api(tmp_path_factory: pytest.TempPathFa
             assert backend["name"] == "globeco-order-generation-service"
             assert backend["port"] == {"name": "http"}
             assert not path["path"].startswith(("/metrics", "/health"))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_job_workers_run_apart_from_the_api(overlay: str) -> None:
+    """`ogs worker` pods take the job chunks, scaled by their own autoscaler; API pods leave
+    chunks to them and the API Service never routes to a worker."""
+    docs = render(overlay)
+    worker = named(docs, "Deployment", "globeco-order-generation-worker")
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["ogs", "worker"]
+    config = config_map_data(docs, "globeco-order-generation-service-config")
+    assert config["OGS_IN_PROCESS_WORKERS"] == "false"
+    refs = [e for e in container["env"] if e["name"] == "OGS_DATABASE_URL"]
+    api_refs = [e for e in api_container(docs).spec["env"] if e["name"] == "OGS_DATABASE_URL"]
+    assert refs == api_refs, "workers and API use the same database"
+    hpa = named(docs, "HorizontalPodAutoscaler", "globeco-order-generation-worker")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
+    assert "replicas" not in worker["spec"], "replicas belong to the autoscaler"
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert worker["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    service = named(docs, "Service", "globeco-order-generation-service")
+    assert not service["spec"]["selector"].items() <= labels.items()

@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from order_generation.adapters.db.database import Database
 from order_generation.api.app import create_app
 from tests.fixtures.sandbox import Sandbox
 from tests.support import V1, create_model, generated, spread_model, stored_runs
@@ -269,6 +271,35 @@ async def test_a_job_cut_by_a_restart_is_finished_by_the_next_process(
         await wait_for(api, job["job_id"], lambda j: j["done"] > 0)
     sandbox.clear_faults()
     async with job_api(database_url, sandbox) as api:
+        finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
+        assert finished["status"] == "succeeded", finished
+        run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+        assert [p["portfolio_id"] for p in run["portfolios"]] == ids
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_chunks_never_queued_are_queued_by_a_worker(
+    database_url: str, sandbox: Sandbox
+) -> None:
+    """The process that started a job died after committing it and before queueing its
+    chunks (here: they are deleted from the queue). A worker finds them once the job is older
+    than OGS_JOB_STALLED_SECONDS, queues them, and the run completes, each portfolio once."""
+    ids = [p.portfolio_id for p in generated(sandbox)]
+    async with job_api(database_url, sandbox, in_process_workers=False) as api:
+        model = await create_model(api, spread_model(sandbox), ids)
+        job = await start_job(api, model["model_id"])
+        database = Database(database_url)
+        try:
+            async with database.unit_of_work() as uow:
+                queued = await uow.connection.execute(
+                    text("DELETE FROM procrastinate_jobs WHERE args->>'job_id' = :job_id"),
+                    {"job_id": job["job_id"]},
+                )
+                await uow.commit()
+        finally:
+            await database.dispose()
+        assert queued.rowcount == 3  # 8 portfolios in chunks of 3
+    async with job_api(database_url, sandbox) as api:  # this process's workers take chunks
         finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
         assert finished["status"] == "succeeded", finished
         run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()

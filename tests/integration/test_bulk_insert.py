@@ -58,7 +58,7 @@ async def test_rows_go_in_through_the_driver_and_come_back_exactly(database: Dat
             )
         )  # fmt: skip
         if connection.dialect.name == "postgresql":
-            await copy_into(connection, "rebalance_positions", COLUMNS, rows)
+            await copy_into(connection, rebalance_positions, COLUMNS, rows)
         else:
             prepared = driver_rows(rebalance_positions, COLUMNS, rows, connection.dialect)
             assert sorted(prepared.columns) == sorted(COLUMNS)

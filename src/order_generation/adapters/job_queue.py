@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import procrastinate
@@ -40,7 +41,9 @@ class ChunkWork(Protocol):
 
     async def fail(self, job_id: str, error: str) -> None: ...
 
-    async def unfinished(self) -> list[tuple[str, list[int]]]: ...
+    async def unfinished(
+        self, created_before: datetime | None = None
+    ) -> list[tuple[str, list[int]]]: ...
 
 
 def retry_wait_seconds(attempt: int) -> float:
@@ -153,12 +156,9 @@ class ProcrastinateQueue:
                 max_size=max(2, worker_concurrency + 1),
             )
         )
-        retry = procrastinate.RetryStrategy(
-            max_attempts=attempts,
-            exponential_wait=2,
-            retry_exceptions={_RetryLater},
+        self._task = self.app.task(name=CHUNK_TASK, pass_context=True, retry=_ChunkRetry())(
+            self._run_chunk
         )
-        self._task = self.app.task(name=CHUNK_TASK, pass_context=True, retry=retry)(self._run_chunk)
 
     async def _run_chunk(self, context: Any, job_id: str, chunk: int) -> None:
         attempt = context.job.attempts
@@ -197,7 +197,7 @@ class ProcrastinateQueue:
 
     async def work(self) -> None:
         """Takes chunks until cancelled (the caller has ``open`` the queue)."""
-        reaper = asyncio.create_task(self._retry_stalled(), name="ogs-stalled-chunks")
+        watch = asyncio.create_task(self._watch(), name="ogs-job-watch")
         try:
             await self.app.run_worker_async(
                 concurrency=self._concurrency,
@@ -208,25 +208,50 @@ class ProcrastinateQueue:
                 delete_jobs="successful",
             )
         finally:
-            reaper.cancel()
+            watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+                await watch
 
-    async def _retry_stalled(self) -> None:
-        """Chunks of workers that stopped sending heartbeats (killed, frozen) go back to the
-        queue; the chunk's own ``stored`` mark keeps a chunk from being stored twice."""
-        manager = self.app.job_manager
+    async def _watch(self) -> None:
+        """Every ``OGS_JOB_STALLED_SECONDS / 2``: chunks of silent workers, and chunks that
+        were never queued, go back to the queue."""
         while True:
             await asyncio.sleep(max(self._stalled_seconds / 2, 0.5))
             try:
-                stalled = await manager.get_stalled_jobs(
-                    task_name=CHUNK_TASK, seconds_since_heartbeat=self._stalled_seconds
-                )
-                for job in stalled:
-                    log.warning("chunk of a silent worker taken again", queue_job=job.id)
-                    await manager.retry_job(job)
+                await self._retry_stalled()
+                await self._queue_lost()
             except Exception:  # the database blinked: try again next round
-                log.warning("could not look for stalled chunks", exc_info=True)
+                log.warning("could not look for stalled or lost chunks", exc_info=True)
+
+    async def _retry_stalled(self) -> None:
+        """Chunks of workers that stopped sending heartbeats (killed, frozen) are taken again;
+        the chunk's own ``stored`` mark keeps a chunk from being stored twice."""
+        manager = self.app.job_manager
+        stalled = await manager.get_stalled_jobs(
+            task_name=CHUNK_TASK, seconds_since_heartbeat=self._stalled_seconds
+        )
+        for job in stalled:
+            log.warning("chunk of a silent worker taken again", queue_job=job.id)
+            await manager.retry_job(job)
+
+    async def _queue_lost(self) -> None:
+        """Chunks of a job older than ``OGS_JOB_STALLED_SECONDS`` that are neither stored nor
+        waiting nor in a worker's hands: the process that started the job died between storing
+        it and queueing its chunks (two databases' worth of work: the job is committed first).
+        They are queued now. The queue is read before the jobs, so a chunk finishing in between
+        is seen stored; at worst a chunk is queued twice, and stored once."""
+        manager = self.app.job_manager
+        present = {
+            (job.task_kwargs.get("job_id"), job.task_kwargs.get("chunk"))
+            for status in ("todo", "doing")
+            for job in await manager.list_jobs_async(task=CHUNK_TASK, status=status)
+        }
+        cutoff = datetime.now(UTC) - timedelta(seconds=self._stalled_seconds)
+        for job_id, chunks in await self._service.unfinished(created_before=cutoff):
+            lost = [c for c in chunks if (job_id, c) not in present]
+            if lost:
+                log.warning("chunks never queued, queued now", job_id=job_id, chunks=lost)
+                await self.enqueue(job_id, lost)
 
 
 class _RetryLater(Exception):

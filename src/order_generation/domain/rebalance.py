@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from order_generation.domain.holdings import PortfolioHoldings
 from order_generation.domain.investment_model import InvestmentModel
@@ -42,12 +42,13 @@ class MissingPrices(Exception):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class PositionRebalance:
+class PositionRebalance(NamedTuple):
     """One security of a rebalanced portfolio: before, after, the trade and the drift.
 
     Every figure is held as computed when the run happened (``position_outcome`` computes them),
-    so a stored run reads back exactly as it was reported.
+    so a stored run reads back exactly as it was reported. A named tuple rather than a frozen
+    dataclass: a big run makes and reads ~10^7 of them, and a tuple is built several times
+    faster; its fields are in the order a stored row has them.
     """
 
     security_id: str
@@ -245,11 +246,11 @@ def _outcome(
     trade_date: date,
 ) -> PortfolioRebalance:
     market_value = problem.market_value
-    invested = sum((adjusted[s.security_id] * s.price for s in problem.securities), Decimal(0))
     positions = tuple(
         position_outcome(s, adjusted[s.security_id], market_value, trade_date)
         for s in problem.securities
     )
+    invested = sum((p.adjusted_position_market_value for p in positions), Decimal(0))
     return PortfolioRebalance(
         portfolio_id=portfolio_id,
         portfolio_name=portfolio_name,

@@ -163,13 +163,15 @@ class JobService:
             await uow.commit()
         log.error("job failed", job_id=job_id, error=error)
 
-    async def unfinished(self) -> list[tuple[str, list[int]]]:
-        """Queued or running jobs and their chunks not yet stored, oldest first (to resume
-        them after a restart where no other worker would)."""
+    async def unfinished(
+        self, created_before: datetime | None = None
+    ) -> list[tuple[str, list[int]]]:
+        """Queued or running jobs (created before ``created_before``) and their chunks not yet
+        stored, oldest first: to resume them after a restart, or to find chunks never queued."""
         async with self._db.unit_of_work(write=False) as uow:
             return [
                 (job_id, await uow.jobs.chunks_to_store(job_id))
-                for job_id in await uow.jobs.unfinished()
+                for job_id in await uow.jobs.unfinished(created_before)
             ]
 
     async def run_chunk(self, job_id: str, number: int) -> None:

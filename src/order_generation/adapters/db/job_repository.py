@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -105,13 +106,14 @@ class JobRepository:
         )
         return list(rows.scalars())
 
-    async def unfinished(self) -> list[str]:
-        """Jobs queued or running, oldest first."""
-        rows = await self._db.execute(
-            select(rebalance_jobs.c.job_id)
-            .where(rebalance_jobs.c.status.in_(("queued", "running")))
-            .order_by(rebalance_jobs.c.id)
+    async def unfinished(self, created_before: datetime | None = None) -> list[str]:
+        """Jobs queued or running (and created before ``created_before``), oldest first."""
+        query = select(rebalance_jobs.c.job_id).where(
+            rebalance_jobs.c.status.in_(("queued", "running"))
         )
+        if created_before is not None:
+            query = query.where(rebalance_jobs.c.created_at < created_before)
+        rows = await self._db.execute(query.order_by(rebalance_jobs.c.id))
         return list(rows.scalars())
 
     async def mark_stored(self, job_id: str, number: int) -> bool:

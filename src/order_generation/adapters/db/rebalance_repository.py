@@ -29,7 +29,7 @@ from order_generation.domain.rebalance import (
 )
 
 # Domain field order: rows are selected in it and turned into values positionally.
-_POSITION_FIELDS = [f.name for f in fields(PositionRebalance)]
+_POSITION_FIELDS = PositionRebalance._fields
 _HEADER_FIELDS = [f.name for f in fields(RunHeader)]
 _PORTFOLIO_FIELDS = [
     "portfolio_id",
@@ -82,12 +82,7 @@ class RebalanceRepository:
             rebalance_positions,
             ("rebalance_id", "portfolio_id", "ordinal", *_POSITION_FIELDS),
             (
-                (
-                    rebalance_id,
-                    portfolio.portfolio_id,
-                    i,
-                    *(getattr(p, f) for f in _POSITION_FIELDS),
-                )
+                (rebalance_id, portfolio.portfolio_id, i, *p)
                 for portfolio in portfolios
                 for i, p in enumerate(portfolio.positions)
             ),
@@ -142,7 +137,7 @@ class RebalanceRepository:
         the database's own work, and row-by-row inserts on PostgreSQL ten times a COPY. Runs
         inside the caller's transaction (earlier statements have begun it)."""
         if self._db.dialect.name == "postgresql":
-            await copy_into(self._db, table.name, columns, rows)
+            await copy_into(self._db, table, columns, rows)
             return
         prepared = driver_rows(table, columns, rows, self._db.dialect)
         if prepared.rows:

@@ -21,6 +21,10 @@ class ExactDecimal(TypeDecorator[Decimal]):
     impl = String(64)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
+
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(Numeric(asdecimal=True))
