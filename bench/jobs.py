@@ -177,6 +177,20 @@ async def concurrent_singles(api_url: str, portfolio_ids: list[str]) -> tuple[fl
     return seconds, sum(r.status_code in (200, 422) for r in replies)
 
 
+def create_model(http: httpx.Client, data: Any, positions: int, ids: list[str]) -> str:
+    """A model of these portfolios: a request lists at most 10,000, so bigger models are
+    created with the first 10,000 and given the rest 10,000 at a time."""
+    batch = 10_000
+    model = http.post(f"{V1}/models", json=model_body(data, positions, ids[:batch]))
+    model.raise_for_status()
+    model_id: str = model.json()["model_id"]
+    for start in range(batch, len(ids), batch):
+        http.post(
+            f"{V1}/model/{model_id}/portfolio", json={"portfolios": ids[start : start + batch]}
+        ).raise_for_status()
+    return model_id
+
+
 def run_job(http: httpx.Client, model_id: str) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     reply = http.post(f"{V1}/model/{model_id}/rebalance", params={"mode": "async"})
@@ -297,9 +311,7 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
         for size in sizes:
             ids = [p.portfolio_id for p in data.portfolios[taken : taken + size]]
             taken += size
-            model = http.post(f"{V1}/models", json=model_body(data, args.positions, ids))
-            model.raise_for_status()
-            model_id = model.json()["model_id"]
+            model_id = create_model(http, data, args.positions, ids)
             # The best concurrency is searched at the first size and kept for the larger ones.
             tried = (best_concurrency,) if size_rows else (8, 16, 32, 64)
             floor, best_concurrency = asyncio.run(fetch_floor(sandbox_url, ids, tried))

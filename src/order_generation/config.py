@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     circuit_failure_threshold: int = Field(default=5, ge=1)
     circuit_reset_seconds: float = Field(default=30.0, gt=0)
     security_cache_ttl_seconds: float = Field(default=600.0, ge=0)
+    portfolio_names_cache_ttl_seconds: float = Field(default=60.0, ge=0)
     optional_lookup_timeout_seconds: float = Field(default=1.0, gt=0)
 
     # --- Demo sandbox (ogs serve --sandbox) ---------------------------------------------------

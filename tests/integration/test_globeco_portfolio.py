@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from order_generation.adapters.globeco import GlobecoClients
@@ -54,3 +56,31 @@ async def test_an_outage_raises_so_the_caller_decides(
 
     with pytest.raises(ServiceUnavailable, match="portfolio service unavailable"):
         await globeco.portfolio.portfolio_name(sandbox.data.portfolios[0].portfolio_id)
+
+
+async def test_names_are_kept_for_the_ttl_and_shared_by_concurrent_callers(
+    sandbox: Sandbox,
+) -> None:
+    """A job's chunks each ask for the names: one list per process per TTL, not per chunk."""
+    now = [0.0]
+    settings = sandbox.settings(portfolio_names_cache_ttl_seconds=60)
+    async with GlobecoClients.from_settings(settings, clock=lambda: now[0]) as clients:
+        first, second = await asyncio.gather(
+            clients.portfolio.portfolio_names(), clients.portfolio.portfolio_names()
+        )
+        now[0] = 59.0
+        cached = await clients.portfolio.portfolio_names()
+        assert sandbox.requests() == {"GET /api/v1/portfolios": 1}
+        now[0] = 60.5
+        fresh = await clients.portfolio.portfolio_names()
+        assert sandbox.requests() == {"GET /api/v1/portfolios": 2}
+    assert dict(first) == dict(second) == dict(cached) == dict(fresh)
+    assert dict(fresh) == {p.portfolio_id: p.name for p in sandbox.data.portfolios}
+
+
+async def test_a_ttl_of_zero_asks_every_time(sandbox: Sandbox) -> None:
+    settings = sandbox.settings(portfolio_names_cache_ttl_seconds=0)
+    async with GlobecoClients.from_settings(settings) as clients:
+        await clients.portfolio.portfolio_names()
+        await clients.portfolio.portfolio_names()
+    assert sandbox.requests() == {"GET /api/v1/portfolios": 2}

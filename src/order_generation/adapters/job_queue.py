@@ -3,7 +3,9 @@
 - ``ProcrastinateQueue`` (PostgreSQL): each chunk is a procrastinate job in the service's own
   database, taken by any worker of any process or replica (``ogs worker``, and ``ogs serve``
   unless ``OGS_IN_PROCESS_WORKERS=false``). Workers send heartbeats; a chunk whose worker went
-  silent for ``OGS_JOB_STALLED_SECONDS`` is taken again.
+  silent for ``OGS_JOB_STALLED_SECONDS`` is taken again, and so is a chunk that never reached
+  the queue (the job is committed before its chunks are queued: a process that dies in
+  between leaves them to the workers' sweep).
 - ``InProcessQueue`` (SQLite, one process): chunks run in the API process, one at a time; jobs
   left unfinished by a restart are resumed at start-up.
 

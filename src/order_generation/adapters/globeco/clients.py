@@ -95,7 +95,11 @@ class GlobecoClients:
                 clock=clock,
             ),
             pricing=PricingClient(services[pricing.SERVICE]),
-            portfolio=PortfolioClient(services[portfolio.SERVICE]),
+            portfolio=PortfolioClient(
+                services[portfolio.SERVICE],
+                ttl_seconds=settings.portfolio_names_cache_ttl_seconds,
+                clock=clock,
+            ),
             order=OrderClient(services[order.SERVICE]),
             services=services,
         )

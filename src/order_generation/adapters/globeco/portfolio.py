@@ -1,11 +1,19 @@
-"""Portfolio Service: portfolio names (for ``portfolio_name`` in rebalance results)."""
+"""Portfolio Service: portfolio names (for ``portfolio_name`` in rebalance results).
+
+The one bulk call, ``GET /api/v1/portfolios``, lists every portfolio the service has, whatever
+the run needs: its answer is cached for ``ttl_seconds`` (60 by default), so that the chunks of a
+big job (one lookup each) do not fetch the whole list again and again: each process fetches it
+at most once a minute.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from urllib.parse import quote
 
+from order_generation.adapters.globeco._cache import SharedFetch
 from order_generation.adapters.globeco._http import ServiceHttp
 from order_generation.adapters.globeco._parse import Payload
 
@@ -13,8 +21,15 @@ SERVICE = "portfolio"
 
 
 class PortfolioClient:
-    def __init__(self, http: ServiceHttp) -> None:
+    def __init__(
+        self,
+        http: ServiceHttp,
+        *,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._http = http
+        self._names = SharedFetch(self._fetch_names, ttl_seconds=ttl_seconds, clock=clock)
 
     async def portfolio_name(self, portfolio_id: str) -> str | None:
         """The portfolio's name, or ``None`` if the service does not know the id (404).
@@ -31,7 +46,10 @@ class PortfolioClient:
         return p.text(p.mapping(reply.json(), "body"), "name", "body")
 
     async def portfolio_names(self) -> Mapping[str, str]:
-        """portfolio id → name for every portfolio, in one ``GET /api/v1/portfolios``."""
+        """portfolio id → name for every portfolio, from one ``GET /api/v1/portfolios`` (cached)."""
+        return await self._names.get()
+
+    async def _fetch_names(self) -> Mapping[str, str]:
         reply = await self._http.get("/api/v1/portfolios")
         p = Payload(SERVICE, reply.what)
         names: dict[str, str] = {}
