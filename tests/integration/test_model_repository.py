@@ -207,3 +207,14 @@ async def test_paging_and_sorting(database: Database) -> None:
     assert await names_of(Page(0, 2), SortKey("model_id", descending=True)) == [
         m.name for m in by_id[:2]
     ]
+
+
+async def test_owners_of_more_ids_than_a_statement_can_bind(database: Database) -> None:
+    """A model of 10^5 portfolios is checked against every other model: 40,000 ids are more
+    arguments than asyncpg takes in one statement (32,767; SQLite's limit depends on its build)."""
+    many = [f"{i:024x}" for i in range(10**6, 10**6 + 40_000)]
+    held = sample(portfolios=(many[0], many[-1]))
+    await store(database, held)
+    async with database.unit_of_work(write=False) as uow:
+        owners = await uow.models.owners(many)
+    assert owners == {many[0]: held.model_id, many[-1]: held.model_id}

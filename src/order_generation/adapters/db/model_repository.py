@@ -17,6 +17,8 @@ from order_generation.domain.errors import NotFound, RuleViolation, check_versio
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.paging import Page, SortKey
 
+_IDS_PER_QUERY = 10_000
+
 
 class ModelRepository:
     """Reads and optimistic-concurrency writes of investment models within one transaction."""
@@ -64,16 +66,20 @@ class ModelRepository:
         return await self._load(query)
 
     async def owners(self, portfolio_ids: Iterable[str]) -> dict[str, str]:
-        """portfolio id → id of the model that holds it, for those held by any model."""
+        """portfolio id → id of the model that holds it, for those held by any model.
+
+        Asked ``_IDS_PER_QUERY`` ids at a time: a model of 10^5 portfolios is more than one
+        statement may bind (asyncpg takes at most 32,767 arguments, SQLite 32,766)."""
         ids = list(portfolio_ids)
-        if not ids:
-            return {}
-        rows = await self._db.execute(
-            select(model_portfolios.c.portfolio_id, model_portfolios.c.model_id).where(
-                model_portfolios.c.portfolio_id.in_(ids)
+        owners: dict[str, str] = {}
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            rows = await self._db.execute(
+                select(model_portfolios.c.portfolio_id, model_portfolios.c.model_id).where(
+                    model_portfolios.c.portfolio_id.in_(ids[start : start + _IDS_PER_QUERY])
+                )
             )
-        )
-        return {row.portfolio_id: row.model_id for row in rows}
+            owners.update((row.portfolio_id, row.model_id) for row in rows)
+        return owners
 
     async def add(self, model: InvestmentModel) -> None:
         await self._db.execute(
