@@ -75,6 +75,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every local PostgreSQL process (0 when the server is elsewhere): what a run
+    costs the database, which shares the machine."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended
+            continue
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident memory (Linux ``VmHWM``), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -336,12 +351,16 @@ def run(args: argparse.Namespace, sizes: list[int], worker_counts: list[int], wo
                 with ExitStack() as pool:
                     pids = pool.enter_context(workers(count, env, workdir)) if count else []
                     before = {p: cpu_seconds(p) for p in (*pids, api.pid, sandbox.pid)}
+                    database_before = postgres_cpu_seconds()
                     seconds, job = run_job(http, model_id)
                     used = {p: cpu_seconds(p) - t for p, t in before.items()}
+                    database_used = postgres_cpu_seconds() - database_before
                     rss = [peak_rss_mb(pid) for pid in pids]
                 cpu = f"CPU s: sandbox {used[sandbox.pid]:.1f}, API {used[api.pid]:.1f}" + "".join(
                     f", worker {used[p]:.1f}" for p in pids
                 )
+                if postgres:
+                    cpu += f", PostgreSQL {database_used:.1f}"
                 label = f"job, {size} portfolios"
                 if count:
                     label += f", {count} worker process(es)"
