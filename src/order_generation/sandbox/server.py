@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -32,6 +33,10 @@ def serve_sandbox(
         print(f"ogs sandbox serve: {exc}", file=sys.stderr)
         return 2
     app = create_sandbox_app(data, random_prices=random_prices)
+    # The data set lives as long as the process: the cyclic collector need never scan it (at
+    # 10^5 portfolios × 100 holdings it is ~10^7 objects, and full collections would cost more
+    # than answering the requests).
+    gc.freeze()
     url = f"http://{host}:{port}"
     print(
         f"GlobeCo sandbox on {url}: {len(data.securities)} securities, {len(data.prices)} "

@@ -186,7 +186,7 @@ class RebalanceRepository:
     ) -> list[PortfolioRebalance]:
         """The run's portfolios in run order, with their positions unless told not to: all of
         them, or ``count`` from the ``first`` (0-based), so a big run is read a slice at a time."""
-        portfolio_query = select(rebalance_portfolios).where(
+        portfolio_query = select(*(rebalance_portfolios.c[f] for f in _PORTFOLIO_FIELDS)).where(
             rebalance_portfolios.c.rebalance_id == rebalance_id,
             rebalance_portfolios.c.ordinal >= first,
         )
@@ -201,10 +201,11 @@ class RebalanceRepository:
         if with_positions:
             ids = [row.portfolio_id for row in rows]
             positions = await self._positions(rebalance_id, ids if count is not None else None)
+        # Positionally (rows hold _PORTFOLIO_FIELDS in order): a summary read of a big run
+        # makes 10^3-10^5 of these.
         return [
             PortfolioRebalance(
-                **{f: getattr(row, f) for f in _PORTFOLIO_FIELDS},
-                positions=tuple(positions[row.portfolio_id]),
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6], tuple(positions[row[0]])
             )
             for row in rows
         ]

@@ -36,7 +36,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return str(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
+        if value is None or type(value) is Decimal:  # PostgreSQL's NUMERIC arrives as one
+            return value
+        return Decimal(value)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
