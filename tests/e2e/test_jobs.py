@@ -94,6 +94,31 @@ async def test_a_job_stores_the_same_run_as_a_synchronous_rebalance(
         (sync_run,) = [r for r in runs if r["rebalance_id"] != run["rebalance_id"]]
         same = trades_by_portfolio(run["portfolios"]) == trades_by_portfolio(sync_run["portfolios"])
         assert same, "the job's run differs from the synchronous run of the same model"
+    # The price snapshot, which a job builds chunk by chunk: the same securities and prices.
+    snapshots = await price_snapshots(database_url, run["rebalance_id"], sync_run["rebalance_id"])
+    assert snapshots[run["rebalance_id"]] == snapshots[sync_run["rebalance_id"]]
+    assert snapshots[run["rebalance_id"]]
+
+
+async def price_snapshots(database_url: str, *run_ids: str) -> dict[str, list[tuple[Any, ...]]]:
+    database = Database(database_url)
+    try:
+        async with database.unit_of_work(write=False) as uow:
+            return {
+                run_id: [
+                    tuple(row)
+                    for row in await uow.connection.execute(
+                        text(
+                            "SELECT security_id, ticker, price FROM rebalance_prices"
+                            " WHERE rebalance_id = :run ORDER BY security_id"
+                        ),
+                        {"run": run_id},
+                    )
+                ]
+                for run_id in run_ids
+            }
+    finally:
+        await database.dispose()
 
 
 async def test_a_running_job_shows_progress_and_its_run_appears_only_when_complete(
@@ -304,3 +329,40 @@ async def test_chunks_never_queued_are_queued_by_a_worker(
         assert finished["status"] == "succeeded", finished
         run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
         assert [p["portfolio_id"] for p in run["portfolios"]] == ids
+
+
+async def test_names_are_fetched_once_when_the_job_starts(
+    database_url: str, sandbox: Sandbox
+) -> None:
+    """The Portfolio Service lists every portfolio in one answer: a job asks for it once, not
+    once per chunk (no cache here to hide it), and its chunks name their portfolios with it."""
+    ids = [p.portfolio_id for p in generated(sandbox)]
+    names = {p.portfolio_id: p.name for p in sandbox.data.portfolios}
+    async with job_api(database_url, sandbox, portfolio_names_cache_ttl_seconds=0) as api:
+        model = await create_model(api, spread_model(sandbox), ids)
+        job = await start_job(api, model["model_id"])
+        finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
+        assert finished["status"] == "succeeded", finished
+        run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+    assert [p["portfolio_name"] for p in run["portfolios"]] == [names[i] for i in ids]
+    assert sandbox.requests()["GET /api/v1/portfolios"] == 1  # 8 portfolios, 3 chunks
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_names_missing_at_the_start_are_looked_up_by_the_chunks(
+    database_url: str, sandbox: Sandbox
+) -> None:
+    """The Portfolio Service was down when the job started (an API without workers, so no
+    chunk runs then): the chunks ask for the names themselves."""
+    ids = [p.portfolio_id for p in generated(sandbox)]
+    names = {p.portfolio_id: p.name for p in sandbox.data.portfolios}
+    async with job_api(database_url, sandbox, in_process_workers=False) as api:
+        model = await create_model(api, spread_model(sandbox), ids)
+        sandbox.fault("portfolio", "down")
+        job = await start_job(api, model["model_id"])
+    sandbox.clear_faults()
+    async with job_api(database_url, sandbox) as api:
+        finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
+        assert finished["status"] == "succeeded", finished
+        run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+    assert [p["portfolio_name"] for p in run["portfolios"]] == [names[i] for i in ids]

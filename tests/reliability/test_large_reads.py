@@ -13,8 +13,10 @@ import httpx
 import pydantic_core
 import pytest
 import structlog
+from sqlalchemy import text
 
 from order_generation.adapters.db.database import Database
+from order_generation.adapters.db.rebalance_repository import _DELETE_PORTFOLIOS
 from order_generation.api.rebalance_schemas import portfolio_json, run_json
 from order_generation.domain.ids import new_object_id
 from order_generation.domain.rebalance import (
@@ -197,3 +199,24 @@ async def test_a_read_that_fails_half_way_is_cut_not_shortened(
     assert errors[0]["code"] == "DATABASE_UNAVAILABLE"
     assert not any("exc_info" in e for e in logs)
     figures.cases["large reads"] += 1
+
+
+async def test_a_big_run_is_deleted_a_slice_of_portfolios_at_a_time(database: Database) -> None:
+    """Deleting a run takes its positions ``_DELETE_PORTFOLIOS`` portfolios per statement (a run
+    of 10^5 portfolios has 10^7 rows: one statement would outlast the database timeout). Across
+    the slice boundaries every row goes, and another run is untouched."""
+    doomed = synthetic_run(2 * _DELETE_PORTFOLIOS + 1, 2)
+    kept = synthetic_run(3, 2, model_name="Kept")
+    for run in (doomed, kept):
+        await store(database, run)
+    async with database.unit_of_work() as uow:
+        await uow.rebalances.delete(doomed.rebalance_id, expected_version=1)
+        await uow.commit()
+    async with database.unit_of_work(write=False) as uow:
+        assert await uow.rebalances.header(doomed.rebalance_id) is None
+        assert await uow.rebalances.portfolios(doomed.rebalance_id) == []
+        assert await uow.rebalances.priced_securities(doomed.rebalance_id) == set()
+        left = await uow.connection.execute(
+            text("SELECT rebalance_id, count(*) FROM rebalance_positions GROUP BY rebalance_id")
+        )
+        assert [tuple(row) for row in left] == [(kept.rebalance_id, 6)]

@@ -72,6 +72,14 @@ def test_chunks_partition_any_list(count: int, size: int) -> None:
     assert all(c.first == c.number * size for c in chunks)
 
 
+def test_chunks_carry_the_names_known_when_the_job_started() -> None:
+    names = {IDS[0]: "Growth", IDS[2]: "Income", "f" * 24: "not in the job"}
+    chunks = chunks_of(IDS[:3], 2, names)
+    assert [c.portfolio_names for c in chunks] == [("Growth", None), ("Income",)]
+    assert [c.portfolio_names for c in chunks_of(IDS[:3], 2)] == [None, None]
+    assert [c.portfolio_names for c in chunks_of(IDS[:3], 2, {})] == [(None, None), (None,)]
+
+
 def test_a_chunk_holds_at_least_one_portfolio() -> None:
     with pytest.raises(ValueError, match=r"^a chunk holds at least one portfolio$"):
         chunks_of(IDS, 0)

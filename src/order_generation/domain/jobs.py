@@ -8,7 +8,7 @@ its last chunk is stored (whole or nothing). The job records how far it got and 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -81,22 +81,30 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Portfolios ``first`` .. ``first + len(portfolio_ids) - 1`` of a job, in model order."""
+    """Portfolios ``first`` .. ``first + len(portfolio_ids) - 1`` of a job, in model order, and
+    their names as the job found them when it started (None: not known then, look them up;
+    an entry of None: the Portfolio Service did not know that portfolio)."""
 
     number: int
     first: int
     portfolio_ids: tuple[str, ...]
+    portfolio_names: tuple[str | None, ...] | None = None
 
 
-def chunks_of(portfolio_ids: Iterable[str], size: int) -> list[Chunk]:
-    """Consecutive chunks of at most ``size`` portfolios; every portfolio in exactly one."""
+def chunks_of(
+    portfolio_ids: Iterable[str], size: int, names: Mapping[str, str] | None = None
+) -> list[Chunk]:
+    """Consecutive chunks of at most ``size`` portfolios; every portfolio in exactly one, with
+    its name from ``names`` when they are known."""
     if size < 1:
         raise ValueError("a chunk holds at least one portfolio")
     ids = tuple(portfolio_ids)
-    return [
-        Chunk(number, first, ids[first : first + size])
-        for number, first in enumerate(range(0, len(ids), size))
-    ]
+    chunks = []
+    for number, first in enumerate(range(0, len(ids), size)):
+        chunk_ids = ids[first : first + size]
+        chunk_names = None if names is None else tuple(names.get(p) for p in chunk_ids)
+        chunks.append(Chunk(number, first, chunk_ids, chunk_names))
+    return chunks
 
 
 def check_cancellable(job: Job) -> bool:

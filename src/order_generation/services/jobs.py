@@ -14,6 +14,7 @@ Memory is bounded by the chunk: a worker holds one chunk's holdings and outcomes
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -76,8 +77,12 @@ class JobService:
                 f"model {model_id} has no portfolios to rebalance; add portfolios first",
                 code=ErrorCode.MODEL_HAS_NO_PORTFOLIOS,
             )
-        snapshot = await self._rebalancer.price_snapshot()
-        chunks = chunks_of(model.portfolios, self._chunk_portfolios)
+        snapshot, names = await asyncio.gather(
+            self._rebalancer.price_snapshot(), self._rebalancer.portfolio_names()
+        )
+        # Names fixed here, like the prices: one list of every portfolio for the whole job,
+        # however many chunks (None if it could not be had: each chunk looks them up).
+        chunks = chunks_of(model.portfolios, self._chunk_portfolios, names)
         now = datetime.now(UTC)
         job = Job(
             job_id=new_object_id(),
@@ -188,7 +193,14 @@ class JobService:
             await uow.commit()
         chunk = found[0]
         model, snapshot = decode_inputs(inputs)
-        outcomes = await self._rebalancer.outcomes(model, chunk.portfolio_ids, snapshot, _today())
+        names = (
+            None
+            if chunk.portfolio_names is None
+            else dict(zip(chunk.portfolio_ids, chunk.portfolio_names, strict=True))
+        )
+        outcomes = await self._rebalancer.outcomes(
+            model, chunk.portfolio_ids, snapshot, _today(), names
+        )
         await self._store_chunk(job_id, chunk, outcomes, model, snapshot)
 
     async def _store_chunk(
@@ -205,6 +217,13 @@ class JobService:
                 log.info("chunk dropped", job_id=job_id, chunk=chunk.number)
                 return
             await uow.rebalances.add_portfolios(job.rebalance_id, portfolios, first=chunk.first)
+            # The run's price snapshot grows with each chunk (chunks are stored one at a time,
+            # under the job's lock): the securities this chunk holds or trades, not yet in it.
+            priced = await uow.rebalances.priced_securities(job.rebalance_id)
+            await uow.rebalances.add_prices(
+                job.rebalance_id,
+                [p for p in snapshot.used_by(portfolios) if p.security_id not in priced],
+            )
             job = replace(
                 job,
                 status="running",
@@ -213,8 +232,6 @@ class JobService:
             )
             if job.done == job.total:
                 now = datetime.now(UTC)
-                used = await uow.rebalances.used_securities(job.rebalance_id)
-                await uow.rebalances.add_prices(job.rebalance_id, snapshot.of_securities(used))
                 await uow.rebalances.publish(job.rebalance_id, now)
                 if not await uow.models.mark_rebalanced(model.model_id, now, version=model.version):
                     log.info("model changed during the job; not marked", model_id=model.model_id)

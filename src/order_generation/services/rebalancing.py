@@ -83,7 +83,7 @@ class PriceSnapshot:
         }
         return cls(by_security, {s: p.price for s, p in by_security.items()})
 
-    def used_by(self, portfolios: tuple[PortfolioRebalance, ...]) -> tuple[SecurityPrice, ...]:
+    def used_by(self, portfolios: Sequence[PortfolioRebalance]) -> tuple[SecurityPrice, ...]:
         return self.of_securities({p.security_id for pf in portfolios for p in pf.positions})
 
     def of_securities(self, security_ids: Iterable[str]) -> tuple[SecurityPrice, ...]:
@@ -200,27 +200,28 @@ class Rebalancer:
         portfolio_ids: Sequence[str],
         snapshot: PriceSnapshot,
         today: date,
+        names: Mapping[str, str | None] | None = None,
     ) -> tuple[PortfolioRebalance, ...]:
-        """The outcome of each of these portfolios of the model (in their order), named; the
-        engine of model runs and of job chunks alike.
+        """The outcome of each of these portfolios of the model (in their order), named (from
+        ``names`` when given, else looked up); the engine of model runs and of job chunks alike.
 
         The first required service that fails raises. A portfolio whose holdings answer is
         unreadable is ``failed`` and the others go on, unless every one of them failed (then
         the service is not usable: InvalidServiceResponse)."""
-        names = asyncio.create_task(self._portfolio_names())
+        lookup = asyncio.create_task(self._portfolio_names()) if names is None else None
         try:
             outcomes, unreadable = await self._rebalance_all(model, portfolio_ids, snapshot, today)
+            if unreadable == len(outcomes):
+                raise InvalidServiceResponse(
+                    ACCOUNTING,
+                    f"no portfolio of model {model.model_id} could be read; the first: "
+                    f"{outcomes[0].reason}",
+                )
         except BaseException:
-            names.cancel()
+            if lookup is not None:
+                lookup.cancel()
             raise
-        if unreadable == len(outcomes):
-            names.cancel()
-            raise InvalidServiceResponse(
-                ACCOUNTING,
-                f"no portfolio of model {model.model_id} could be read; the first: "
-                f"{outcomes[0].reason}",
-            )
-        known = await names
+        known: Mapping[str, str | None] = await lookup if lookup is not None else names or {}
         named = tuple(replace(o, portfolio_name=known.get(o.portfolio_id)) for o in outcomes)
         _count(named)
         return named
@@ -317,9 +318,13 @@ class Rebalancer:
     async def _portfolio_name(self, portfolio_id: str) -> str | None:
         return await self._optional(self._clients.portfolio.portfolio_name(portfolio_id))
 
+    async def portfolio_names(self) -> Mapping[str, str] | None:
+        """Every portfolio's name, best effort: None when the lookup failed or took too long."""
+        return await self._optional(self._clients.portfolio.portfolio_names())
+
     async def _portfolio_names(self) -> Mapping[str, str]:
         # One bulk call for the whole run rather than one per portfolio.
-        return await self._optional(self._clients.portfolio.portfolio_names()) or {}
+        return await self.portfolio_names() or {}
 
     async def _optional(self, lookup: Awaitable[_T]) -> _T | None:
         """A best-effort lookup: its answer, or None once it fails or takes longer than the

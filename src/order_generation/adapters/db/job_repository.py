@@ -48,6 +48,9 @@ class JobRepository:
                         "chunk": c.number,
                         "first": c.first,
                         "portfolio_ids": json.dumps(c.portfolio_ids),
+                        "portfolio_names": (
+                            None if c.portfolio_names is None else json.dumps(c.portfolio_names)
+                        ),
                     }
                     for c in chunks
                 ],
@@ -93,7 +96,8 @@ class JobRepository:
         ).first()
         if row is None:
             return None
-        return Chunk(row.chunk, row.first, tuple(json.loads(row.portfolio_ids))), row.stored
+        names = None if row.portfolio_names is None else tuple(json.loads(row.portfolio_names))
+        return Chunk(row.chunk, row.first, tuple(json.loads(row.portfolio_ids)), names), row.stored
 
     async def chunks_to_store(self, job_id: str) -> list[int]:
         rows = await self._db.execute(

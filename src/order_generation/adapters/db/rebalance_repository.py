@@ -31,6 +31,7 @@ from order_generation.domain.rebalance import (
 # Domain field order: rows are selected in it and turned into values positionally.
 _POSITION_FIELDS = PositionRebalance._fields
 _HEADER_FIELDS = [f.name for f in fields(RunHeader)]
+_DELETE_PORTFOLIOS = 500
 _PORTFOLIO_FIELDS = [
     "portfolio_id",
     "portfolio_name",
@@ -103,12 +104,12 @@ class RebalanceRepository:
                 ],
             )
 
-    async def used_securities(self, rebalance_id: str) -> set[str]:
-        """Every security some portfolio of the run holds or trades (for its price snapshot)."""
+    async def priced_securities(self, rebalance_id: str) -> set[str]:
+        """The securities the run's price snapshot holds so far (a job adds each chunk's)."""
         rows = await self._db.execute(
-            select(rebalance_positions.c.security_id)
-            .where(rebalance_positions.c.rebalance_id == rebalance_id)
-            .distinct()
+            select(rebalance_prices.c.security_id).where(
+                rebalance_prices.c.rebalance_id == rebalance_id
+            )
         )
         return set(rows.scalars())
 
@@ -241,7 +242,23 @@ class RebalanceRepository:
         await self._delete_rows(rebalance_id)
 
     async def _delete_rows(self, rebalance_id: str) -> None:
-        for table in (rebalance_positions, rebalance_portfolios, rebalance_prices, rebalances):
+        """Deletes the run: its positions ``_DELETE_PORTFOLIOS`` portfolios at a time (a run of
+        10^5 portfolios has 10^7 position rows, more than one statement may take within the
+        database timeout), then the rest."""
+        ids = select(rebalance_portfolios.c.portfolio_id).where(
+            rebalance_portfolios.c.rebalance_id == rebalance_id
+        )
+        portfolio_ids = list((await self._db.execute(ids)).scalars())
+        for start in range(0, len(portfolio_ids), _DELETE_PORTFOLIOS):
+            await self._db.execute(
+                delete(rebalance_positions).where(
+                    rebalance_positions.c.rebalance_id == rebalance_id,
+                    rebalance_positions.c.portfolio_id.in_(
+                        portfolio_ids[start : start + _DELETE_PORTFOLIOS]
+                    ),
+                )
+            )
+        for table in (rebalance_portfolios, rebalance_prices, rebalances):
             await self._db.execute(delete(table).where(table.c.rebalance_id == rebalance_id))
 
     async def _positions(

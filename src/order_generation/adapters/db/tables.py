@@ -200,6 +200,9 @@ rebalance_job_chunks = Table(
     Column("chunk", Integer, primary_key=True),
     Column("first", Integer, nullable=False),
     Column("portfolio_ids", Text, nullable=False),  # JSON list, in model order
+    # JSON list of names (or nulls) beside the ids, as fetched when the job started; NULL when
+    # they could not be fetched then (migration 0006).
+    Column("portfolio_names", Text, nullable=True),
     # Set in the transaction that stores the chunk's portfolios: a chunk taken twice (a worker
     # killed after storing, before acknowledging) is stored once.
     Column("stored", Boolean, nullable=False, server_default="0"),

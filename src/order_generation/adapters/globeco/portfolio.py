@@ -1,9 +1,8 @@
 """Portfolio Service: portfolio names (for ``portfolio_name`` in rebalance results).
 
 The one bulk call, ``GET /api/v1/portfolios``, lists every portfolio the service has, whatever
-the run needs: its answer is cached for ``ttl_seconds`` (60 by default), so that the chunks of a
-big job (one lookup each) do not fetch the whole list again and again: each process fetches it
-at most once a minute.
+the run needs: its answer is cached for ``ttl_seconds`` (60 by default), so that runs in quick
+succession (and chunks whose job could not fetch the names when it started) share one list.
 """
 
 from __future__ import annotations
