@@ -250,7 +250,7 @@ def _outcome(
         position_outcome(s, adjusted[s.security_id], market_value, trade_date)
         for s in problem.securities
     )
-    invested = sum((p.adjusted_position_market_value for p in positions), Decimal(0))
+    invested = sum(p.adjusted_position_market_value for p in positions)
     return PortfolioRebalance(
         portfolio_id=portfolio_id,
         portfolio_name=portfolio_name,
