@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import procrastinate
+import procrastinate.exceptions
 import procrastinate.jobs
 import structlog
 from procrastinate.types import JSONValue
@@ -242,18 +243,22 @@ class ProcrastinateQueue:
         it and queueing its chunks (two databases' worth of work: the job is committed first).
         They are queued now. The queue is read before the jobs, so a chunk finishing in between
         is seen stored; at worst a chunk is queued twice, and stored once."""
-        manager = self.app.job_manager
+        waiting = await self.app.job_manager.list_jobs_async(task=CHUNK_TASK)  # one snapshot
         present = {
             (job.task_kwargs.get("job_id"), job.task_kwargs.get("chunk"))
-            for status in ("todo", "doing")
-            for job in await manager.list_jobs_async(task=CHUNK_TASK, status=status)
+            for job in waiting
+            if job.status in ("todo", "doing")
         }
         cutoff = datetime.now(UTC) - timedelta(seconds=self._stalled_seconds)
         for job_id, chunks in await self._service.unfinished(created_before=cutoff):
             lost = [c for c in chunks if (job_id, c) not in present]
             if lost:
                 log.warning("chunks never queued, queued now", job_id=job_id, chunks=lost)
-                await self.enqueue(job_id, lost)
+            for chunk in lost:
+                # A queueing lock per chunk: workers sweeping at the same moment queue it once.
+                deferrer = self._task.configure(queueing_lock=f"{job_id}/{chunk}")
+                with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
+                    await deferrer.defer_async(job_id=job_id, chunk=chunk)
 
 
 class _RetryLater(Exception):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from cachetools import TTLCache
 
 T = TypeVar("T")
 _KEY = "value"
+_MISSING = object()
 
 
 class SharedFetch(Generic[T]):
@@ -29,8 +30,10 @@ class SharedFetch(Generic[T]):
         self._inflight: asyncio.Future[T] | None = None
 
     async def get(self) -> T:
-        if _KEY in self._cache:
-            return self._cache[_KEY]
+        # One read: a test and then a lookup could straddle the expiry (a KeyError).
+        cached = self._cache.get(_KEY, _MISSING)
+        if cached is not _MISSING:
+            return cast(T, cached)
         if self._inflight is None:
             self._inflight = asyncio.ensure_future(self._fetch_and_keep())
             self._inflight.add_done_callback(self._fetched)
