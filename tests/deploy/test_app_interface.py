@@ -182,9 +182,10 @@ def test_init_container_migrates_and_server_does_not() -> None:
     for overlay in OVERLAYS:
         docs = render(overlay)
         inits = [c for c in containers(docs) if c.init and c.runs_project_image]
-        assert [c.argv for c in inits] == [["ogs", "db", "upgrade"]]
-        (init,) = inits
-        assert "OGS_DATABASE_URL" in init.env_names()
+        # One per Deployment of the image: the API and the job workers.
+        assert [c.argv for c in inits] == [["ogs", "db", "upgrade"]] * 2
+        for init in inits:
+            assert "OGS_DATABASE_URL" in init.env_names()
         api = api_container(docs)
         assert api.env_value("OGS_MIGRATE_ON_START") == "false"
         assert api.argv == [], "the API container runs the image's command (ogs serve)"
