@@ -173,7 +173,7 @@ def test_selectors_hpa_and_pdb_match_the_api_pods(overlay: str) -> None:
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
     assert "replicas" not in deployment["spec"], "replicas belong to the autoscaler"
-    (pdb,) = of_kind(docs, "PodDisruptionBudget")
+    pdb = named(docs, "PodDisruptionBudget", "globeco-order-generation-service")
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
 
@@ -217,3 +217,6 @@ def test_job_workers_run_apart_from_the_api(overlay: str) -> None:
     assert worker["spec"]["selector"]["matchLabels"].items() <= labels.items()
     service = named(docs, "Service", "globeco-order-generation-service")
     assert not service["spec"]["selector"].items() <= labels.items()
+    pdb = named(docs, "PodDisruptionBudget", "globeco-order-generation-worker")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pdb["spec"]["maxUnavailable"] == 1
