@@ -49,6 +49,14 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
+async def succeeded_run(api: httpx.AsyncClient, job_id: str) -> Json:
+    """Waits for the job to finish, requires it succeeded, and reads its run whole."""
+    finished = await wait_for(api, job_id, lambda j: j["status"] in FINISHED)
+    assert finished["status"] == "succeeded", finished
+    run: Json = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+    return run
+
+
 async def start_job(api: httpx.AsyncClient, model_id: str) -> Json:
     response = await api.post(f"{V1}/model/{model_id}/rebalance", params={"mode": "async"})
     assert response.status_code == 202, response.text
@@ -196,9 +204,7 @@ async def test_a_chunk_is_retried_after_a_short_outage(database_url: str, sandbo
         # Every try of the first attempt fails (3 HTTP attempts each, 1 portfolio or more).
         sandbox.fault("accounting", "down", times=3)
         job = await start_job(api, model["model_id"])
-        finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
-        assert finished["status"] == "succeeded", finished
-        run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+        run = await succeeded_run(api, job["job_id"])
         assert [p["portfolio_id"] for p in run["portfolios"]] == ids
 
 
@@ -296,9 +302,7 @@ async def test_a_job_cut_by_a_restart_is_finished_by_the_next_process(
         await wait_for(api, job["job_id"], lambda j: j["done"] > 0)
     sandbox.clear_faults()
     async with job_api(database_url, sandbox) as api:
-        finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
-        assert finished["status"] == "succeeded", finished
-        run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+        run = await succeeded_run(api, job["job_id"])
         assert [p["portfolio_id"] for p in run["portfolios"]] == ids
 
 
@@ -325,9 +329,7 @@ async def test_chunks_never_queued_are_queued_by_a_worker(
             await database.dispose()
         assert queued.rowcount == 3  # 8 portfolios in chunks of 3
     async with job_api(database_url, sandbox) as api:  # this process's workers take chunks
-        finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
-        assert finished["status"] == "succeeded", finished
-        run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+        run = await succeeded_run(api, job["job_id"])
         assert [p["portfolio_id"] for p in run["portfolios"]] == ids
 
 
@@ -341,9 +343,7 @@ async def test_names_are_fetched_once_when_the_job_starts(
     async with job_api(database_url, sandbox, portfolio_names_cache_ttl_seconds=0) as api:
         model = await create_model(api, spread_model(sandbox), ids)
         job = await start_job(api, model["model_id"])
-        finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
-        assert finished["status"] == "succeeded", finished
-        run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+        run = await succeeded_run(api, job["job_id"])
     assert [p["portfolio_name"] for p in run["portfolios"]] == [names[i] for i in ids]
     assert sandbox.requests()["GET /api/v1/portfolios"] == 1  # 8 portfolios, 3 chunks
 
@@ -362,7 +362,5 @@ async def test_names_missing_at_the_start_are_looked_up_by_the_chunks(
         job = await start_job(api, model["model_id"])
     sandbox.clear_faults()
     async with job_api(database_url, sandbox) as api:
-        finished = await wait_for(api, job["job_id"], lambda j: j["status"] in FINISHED)
-        assert finished["status"] == "succeeded", finished
-        run = (await api.get(f"{V1}/rebalance/{finished['rebalance_id']}")).json()
+        run = await succeeded_run(api, job["job_id"])
     assert [p["portfolio_name"] for p in run["portfolios"]] == [names[i] for i in ids]

@@ -208,7 +208,8 @@ class Rebalancer:
         The first required service that fails raises. A portfolio whose holdings answer is
         unreadable is ``failed`` and the others go on, unless every one of them failed (then
         the service is not usable: InvalidServiceResponse)."""
-        lookup = asyncio.create_task(self._portfolio_names()) if names is None else None
+        # One bulk call for the whole run rather than one per portfolio.
+        lookup = asyncio.create_task(self.portfolio_names()) if names is None else None
         try:
             outcomes, unreadable = await self._rebalance_all(model, portfolio_ids, snapshot, today)
             if unreadable == len(outcomes):
@@ -221,7 +222,7 @@ class Rebalancer:
             if lookup is not None:
                 lookup.cancel()
             raise
-        known: Mapping[str, str | None] = await lookup if lookup is not None else names or {}
+        known: Mapping[str, str | None] = (await lookup if lookup is not None else names) or {}
         named = tuple(replace(o, portfolio_name=known.get(o.portfolio_id)) for o in outcomes)
         _count(named)
         return named
@@ -321,10 +322,6 @@ class Rebalancer:
     async def portfolio_names(self) -> Mapping[str, str] | None:
         """Every portfolio's name, best effort: None when the lookup failed or took too long."""
         return await self._optional(self._clients.portfolio.portfolio_names())
-
-    async def _portfolio_names(self) -> Mapping[str, str]:
-        # One bulk call for the whole run rather than one per portfolio.
-        return await self.portfolio_names() or {}
 
     async def _optional(self, lookup: Awaitable[_T]) -> _T | None:
         """A best-effort lookup: its answer, or None once it fails or takes longer than the

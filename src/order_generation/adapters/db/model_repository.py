@@ -69,7 +69,8 @@ class ModelRepository:
         """portfolio id → id of the model that holds it, for those held by any model.
 
         Asked ``_IDS_PER_QUERY`` ids at a time: a model of 10^5 portfolios is more than one
-        statement may bind (asyncpg takes at most 32,767 arguments, SQLite 32,766)."""
+        statement may bind (asyncpg takes at most 32,767 arguments; SQLite's limit depends on its
+        build)."""
         ids = list(portfolio_ids)
         owners: dict[str, str] = {}
         for start in range(0, len(ids), _IDS_PER_QUERY):
