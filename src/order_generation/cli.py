@@ -40,7 +40,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def _solve(args: argparse.Namespace) -> int:
     from order_generation.solve_command import run_solve
 
-    return run_solve(args.file)
+    return run_solve(args.file, args.processes)
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and write one JSON result per problem, in the same order.",
     )
     solve.add_argument("file", nargs="?", default="-", help="input file; '-' or absent = stdin")
+    solve.add_argument(
+        "--processes",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="processes solving JSON Lines (default: one per CPU available)",
+    )
     solve.set_defaults(func=_solve)
 
     sandbox = commands.add_parser("sandbox", help="simulated GlobeCo services for tests and demos")

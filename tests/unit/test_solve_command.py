@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from order_generation import solve_command
 from order_generation.domain.optimizer import RebalanceProblem, SecurityTarget
 from order_generation.solve_command import run_solve
 from tests.unit.test_optimizer_oracle import check_solution, feasible_by_bounds
@@ -183,6 +187,37 @@ def test_bad_line_among_many_reports_it_and_continues(
     assert "line 3:" in err
 
 
+def test_processes_answer_as_one_process_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(7)
+    duplicated = {**SIMPLE, "id": "dup", "positions": [position("A", "1"), position("A", "2")]}
+    lines = [json.dumps(random_problem(rng, i)) for i in range(230)]
+    lines[3] = "{not json"
+    lines[120] = json.dumps({**SIMPLE, "id": "bad", "positions": [position("A", "ten")]})
+    lines[199] = json.dumps(duplicated)  # read in bulk, refused by the optimizer
+    lines[60] = ""  # a blank line is skipped, and the numbering goes on
+    path = write(tmp_path, "\n".join(lines))
+    one = (run_solve(path, processes=1), *capsys.readouterr())
+    three = (run_solve(path, processes=3), *capsys.readouterr())
+    assert three == one
+    code, out, err = one
+    results = [json.loads(line) for line in out.splitlines()]
+    assert code == 1
+    assert len(results) == 229
+    errors = [(r["id"], r["reason"]["message"].split(":")[0]) for r in results if r["reason"]]
+    assert [e for e in errors if e[1].startswith("line")] == [
+        (None, "line 4"),
+        ("bad", "line 121"),
+        ("dup", "line 200"),
+    ]
+    assert [line.split(":")[1].strip() for line in err.splitlines()] == [
+        "line 4",
+        "line 121",
+        "line 200",
+    ]
+
+
 @pytest.mark.parametrize(
     ("problem", "message"),
     [
@@ -275,3 +310,104 @@ def test_console_script_solves_1000_json_lines(tmp_path: Path) -> None:
             assert check_solution(problem, result["quantities"]) == Decimal(result["objective"])
     assert sum(r["status"] == "infeasible" for r in results) >= 50
     assert sum(r["method"] == "milp" for r in results) >= 10
+
+
+# --- the bulk reading path agrees with the field-by-field one -----------------------------------
+
+_numeral = st.from_regex(r"\A[+-]?([0-9]{1,32}(\.[0-9]{0,32})?|\.[0-9]{1,32})\Z")
+_odd_value = st.sampled_from(
+    [" 1.5", "1.5\n", "1_000", "NaN", "-Infinity", "1e3", "", "٣", "0x10", True, None, [], {}]
+)
+_value = st.one_of(
+    _numeral,
+    _numeral,
+    _numeral,
+    st.integers(-(10**40), 10**40),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    _odd_value,
+)
+_PLAIN = r"[+-]?([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})"
+_FIELD_NAMES = ("price", "quantity", "target", "low_drift", "high_drift")
+
+
+_values_of_one_kind = st.sampled_from(
+    [_numeral, st.integers(-(10**33), 10**33), _value]  # files mostly write numbers one way
+)
+
+
+@st.composite
+def _position(draw: st.DrawFn, values: st.SearchStrategy[Any] = _value) -> Any:
+    if draw(st.integers(0, 40)) == 0:
+        return draw(st.sampled_from(["A", 1, None, ["A"]]))
+    record: dict[str, Any] = {
+        "security_id": draw(st.one_of(st.text(max_size=3), st.sampled_from([None, 7])))
+    }
+    for name in _FIELD_NAMES:
+        if draw(st.integers(0, 15)):  # now and then a field is left out
+            record[name] = draw(values)
+    return record
+
+
+@st.composite
+def _positions(draw: st.DrawFn) -> list[Any]:
+    values = draw(_values_of_one_kind)
+    return draw(st.lists(_position(values), max_size=6))
+
+
+def _field_by_field(positions: list[Any]) -> tuple[SecurityTarget, ...] | str:
+    try:
+        return tuple(solve_command._security(p, i) for i, p in enumerate(positions))
+    except solve_command.ProblemError as error:
+        return str(error)
+
+
+@given(_positions())
+def test_bulk_reading_gives_the_same_securities_or_leaves_the_problem_to_field_by_field(
+    positions: list[Any],
+) -> None:
+    expected = _field_by_field(positions)
+    bulk = solve_command._plain_securities(positions)
+    if bulk is not None:
+        assert bulk == expected
+        assert [type(n) for s in bulk for n in s[1:]] == [Decimal] * 5 * len(bulk)
+    elif positions and all(isinstance(p, dict) for p in positions):
+        # only what the bulk path cannot vouch for is left to the slow path: a left-out field,
+        # a value that is not plain decimal text, or a bad id
+        assert isinstance(expected, str) or any(
+            set(p) != {"security_id", *_FIELD_NAMES}
+            or (
+                not all(isinstance(p[n], str) and re.fullmatch(_PLAIN, p[n]) for n in _FIELD_NAMES)
+                and not all(type(p[n]) is int for n in _FIELD_NAMES)
+            )
+            for p in positions
+        )
+
+
+@given(
+    _positions(),
+    st.one_of(_value, st.just("100.5")),
+    st.sampled_from([None, "p", 7, 1.5, True, ["p"]]),
+)
+def test_a_problem_read_in_bulk_is_the_problem_read_field_by_field(
+    positions: list[Any], cash: Any, problem_id: Any
+) -> None:
+    record = {"id": problem_id, "cash": cash, "positions": positions}
+    bulk = solve_command._plain_problem(record)
+    try:
+        expected: Any = solve_command._problem(record, check=False)
+    except solve_command.ProblemError:
+        expected = None
+    if bulk is not None:
+        assert bulk == expected
+
+
+def test_bulk_reading_takes_plain_decimal_text() -> None:
+    positions = [
+        position("A", "19.683", "1545", "0.014", low_drift="0.01", high_drift="0.01"),
+        position("B", ".5", "-3", "0", low_drift="0", high_drift="1."),
+    ]
+    assert solve_command._plain_securities(positions) == (
+        SecurityTarget("A", *map(Decimal, ["19.683", "1545", "0.014", "0.01", "0.01"])),
+        SecurityTarget("B", *map(Decimal, [".5", "-3", "0", "0", "1."])),
+    )
+    assert solve_command._plain_securities([]) == ()

@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from order_generation.domain.optimizer._exact import exact
 
 Status = Literal["optimal", "infeasible", "timeout"]
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityTarget:
+class SecurityTarget(NamedTuple):
     """One security of the rebalance universe.
 
     ``quantity`` is the current holding as accounting reports it (it may be fractional or
     negative). ``target``, ``low_drift`` and ``high_drift`` are fractions of the market value; a
     held security that is not in the model has all three equal to 0.
+
+    A named tuple rather than a frozen dataclass: problems are built by the hundred thousand, and
+    a tuple costs a quarter as much to make.
     """
 
     security_id: str

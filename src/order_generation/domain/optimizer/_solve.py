@@ -205,7 +205,7 @@ def _answer(
     except VerificationFailed as failure:
         raise OptimizerFailure(f"an answer failed exact verification: {failure}") from failure
     ids = (s.security_id for s in problem.securities)
-    quantities = {sid: int(u) for sid, u in zip(ids, units, strict=True)}
+    quantities = dict(zip(ids, map(int, units), strict=True))
     return RebalanceSolution("optimal", market_value, quantities, objective, None, method)
 
 
