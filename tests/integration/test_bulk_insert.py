@@ -42,6 +42,11 @@ async def test_rows_go_in_through_the_driver_and_come_back_exactly(database: Dat
          Decimal("1"), Decimal("0"), Decimal("0.9500"), Decimal("-0.0500"), "S\\\tL",
          Decimal("-7"), date(1999, 1, 31))
     ]  # fmt: skip
+    odd = [
+        # Text that only looks like COPY's NULL or holds a line break, in a row with a NULL.
+        (run, portfolio, security, 10 + i, *[Decimal(1)] * 10, None, Decimal(0), date(2026, 1, 2))
+        for i, security in enumerate(["\\N", "a\nb", "c\rd", "None", "e\\f"])
+    ]  # fmt: skip
     async with database.unit_of_work() as uow:
         connection = uow.connection
         await connection.execute(
@@ -58,7 +63,11 @@ async def test_rows_go_in_through_the_driver_and_come_back_exactly(database: Dat
             )
         )  # fmt: skip
         if connection.dialect.name == "postgresql":
-            await copy_into(connection, rebalance_positions, COLUMNS, rows)
+            await copy_into(connection, rebalance_positions, COLUMNS, rows[:3])
+            await copy_into(connection, rebalance_positions, COLUMNS, rows[3:])
+            for row in odd:  # one COPY each: each must be caught on its own
+                await copy_into(connection, rebalance_positions, COLUMNS, [row])
+            rows += odd
         else:
             prepared = driver_rows(rebalance_positions, COLUMNS, rows, connection.dialect)
             assert sorted(prepared.columns) == sorted(COLUMNS)

@@ -11,9 +11,8 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from order_generation.sandbox.faults import FaultBoard
 from order_generation.sandbox.model import SandboxData, SandboxPortfolio, SandboxSecurity
@@ -21,9 +20,9 @@ from order_generation.sandbox.model import SandboxData, SandboxPortfolio, Sandbo
 _CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True, slots=True)
-class BalanceRow:
-    """One accounting balance row; ``security_id`` is ``None`` for the cash row."""
+class BalanceRow(NamedTuple):
+    """One accounting balance row; ``security_id`` is ``None`` for the cash row. (A named tuple:
+    every summary makes one per holding.)"""
 
     id: int
     portfolio_id: str

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from starlette.responses import PlainTextResponse, Response
 
 
+@lru_cache(maxsize=1 << 16)
 def go_decimal(value: Decimal) -> str:
     """A decimal as Go's shopspring/decimal writes it: a string, no exponent, no trailing zeros
-    (``"100"``, ``"1234.5"``). The accounting service sends every decimal this way."""
+    (``"100"``, ``"1234.5"``). The accounting service sends every decimal this way.
+
+    Cached: a summary writes three per holding, and holdings repeat a few thousand quantities
+    (equal decimals have one normal form, so the cache can answer by equality)."""
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "0") else text
 
@@ -38,7 +43,7 @@ def json_response(content: Any, status_code: int = 200) -> Response:
     ``float`` is exact enough here: prices and quantities have at most 15 significant digits, and
     a float's shortest repr gives back the same decimal digits.
     """
-    body = json.dumps(content, default=_number, separators=(",", ":"))
+    body = orjson.dumps(content, default=_number)  # compact, as the real services write
     return Response(body, status_code=status_code, media_type="application/json")
 
 
