@@ -5,8 +5,9 @@ works in ``Fraction`` arithmetic and decides each whole unit of each security by
 rule of SPEC §8 literally against it (no bounds, no floor or ceiling of a quotient), then
 enumerates every combination. The optimizer does not take options yet; this oracle is the
 specification its tests will hold it to (docs/adr/0011). Where SPEC §8 is silent, the oracle
-follows ADR 0011: a forbidden direction keeps the whole part of a fractional holding, and a
-``locked`` fractional holding stays as it is.
+follows ADR 0011: a forbidden direction keeps the whole part of a fractional holding, a
+``locked`` fractional holding stays as it is, and lots count from the holding's whole part (so
+the fraction of a fractional holding trades along, and a lot of 1 changes nothing).
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def allowed(
             return False
         if abs(trade) < options.min_trade_quantity:
             return False
-        if trade % lot != 0:
-            return False
+        if (units - math.floor(holding)) % lot != 0:
+            return False  # a trade in lots, from the holding's whole part (ADR 0011)
     if options.bands == "soft":
         return True
     mv = adjusted_market_value(problem, options)
@@ -287,6 +288,16 @@ def test_soft_bands_admit_anything_the_cash_allows() -> None:
     assert answer.optimal_solutions == ((Fraction(1),),)
 
 
+def test_a_fractional_holding_trades_whole_units_and_lots_from_its_whole_part() -> None:
+    # MV = 1,000 + 45 = 1,045; A's band 0-100 % holds 0-104 units at 10.
+    problem = make_problem("1000", ("A", "10", "4.5", "0.5", "0.5", "0.5"))
+    assert candidates(problem, problem.securities[0], Options()) == [
+        Fraction(u) for u in range(105)
+    ]
+    lots = candidates(problem, problem.securities[0], Options(default_lot_size=50))
+    assert lots == [Fraction(u) for u in (0, 4, 54, 104)]
+
+
 def test_locked_fractional_holding_stays_as_it_is() -> None:
     problem = make_problem("1000", ("A", "10", "2.5", "0.5", "0.01", "0.01"))
     options = Options(restrictions={"A": "locked"})
@@ -314,7 +325,7 @@ def small_problems_with_options(draw: st.DrawFn) -> tuple[RebalanceProblem, Opti
     rows = []
     for sid in ids:
         price = draw(st.sampled_from(["7", "12.5", "20", "33"]))
-        quantity = draw(st.sampled_from(["0", "1", "3", "4.5", "8"]))
+        quantity = draw(st.sampled_from(["0", "1", "3", "4.5", "8", "-2"]))
         target = draw(st.sampled_from(["0", "0.1", "0.25", "0.3"]))
         drift = draw(st.sampled_from(["0", "0.02", "0.05", "0.2"]))
         rows.append((sid, price, quantity, target, drift, drift))

@@ -327,6 +327,13 @@ _value = st.one_of(
     _odd_value,
 )
 _PLAIN = r"[+-]?([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})"
+
+
+def _plain(text: str) -> bool:
+    """Decimal text the bulk path vouches for: the plain form in at most 31 characters."""
+    return len(text) <= 31 and re.fullmatch(_PLAIN, text) is not None
+
+
 _FIELD_NAMES = ("price", "quantity", "target", "low_drift", "high_drift")
 
 
@@ -376,7 +383,7 @@ def test_bulk_reading_gives_the_same_securities_or_leaves_the_problem_to_field_b
         assert isinstance(expected, str) or any(
             set(p) != {"security_id", *_FIELD_NAMES}
             or (
-                not all(isinstance(p[n], str) and re.fullmatch(_PLAIN, p[n]) for n in _FIELD_NAMES)
+                not all(isinstance(p[n], str) and _plain(p[n]) for n in _FIELD_NAMES)
                 and not all(type(p[n]) is int for n in _FIELD_NAMES)
             )
             for p in positions
@@ -411,3 +418,8 @@ def test_bulk_reading_takes_plain_decimal_text() -> None:
         SecurityTarget("B", *map(Decimal, [".5", "-3", "0", "0", "1."])),
     )
     assert solve_command._plain_securities([]) == ()
+    # Longer than 31 characters: left to the field-by-field reading, which takes it.
+    long = "1" * 30 + "." + "2" * 30
+    assert solve_command._plain_securities([position("A", long)]) is None
+    _, problem = solve_command._problem({"cash": "0", "positions": [position("A", long)]})
+    assert problem.securities[0].price == Decimal(long)
