@@ -161,7 +161,10 @@ def _solved_batches(
         for batch in chain(head, batches):
             yield _solve_batch(batch, time_limit)
         return
-    # fork: the children start with every module already imported (no start-up cost).
+    # fork: the children start with every module already imported (no start-up cost). Flush
+    # first: a child flushes the buffers it inherited when it exits, which would repeat them.
+    sys.stdout.flush()
+    sys.stderr.flush()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         pending: deque[AsyncResult[list[_Answer]]] = deque()
         for batch in chain(head, batches):
