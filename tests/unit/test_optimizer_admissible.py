@@ -18,6 +18,7 @@ from order_generation.domain.optimizer._admissible import (
     nearest_admissible,
 )
 from order_generation.domain.optimizer._exact import exact, unit_bounds
+from order_generation.domain.trading_options import TradingOptions, security_rules
 from tests.unit.test_optimizer_options_oracle import (
     Options,
     adjusted_market_value,
@@ -28,15 +29,17 @@ from tests.unit.test_optimizer_oracle import make_problem
 
 
 def rules_for(options: Options, security_id: str) -> SecurityRules:
-    restriction = options.restrictions.get(security_id)
-    return SecurityRules(
-        no_buy=options.mode == "sell_only" or restriction in ("no_buy", "locked"),
-        no_sell=options.mode == "buy_only" or restriction in ("no_sell", "locked"),
-        lot=options.lot_sizes.get(security_id, options.default_lot_size),
+    """The oracle's options as the domain's, then what they say about one security."""
+    domain_options = TradingOptions(
+        mode=options.mode,
+        restrictions=options.restrictions,
         min_trade_value=Decimal(int(options.min_trade_value)),
         min_trade_quantity=options.min_trade_quantity,
-        soft_band=options.bands == "soft",
+        lot_sizes=options.lot_sizes,
+        default_lot_size=options.default_lot_size,
+        bands=options.bands,
     )
+    return security_rules(domain_options, security_id)
 
 
 def segments_of(problem: RebalanceProblem, options: Options) -> list[list[Segment]]:
