@@ -12,13 +12,12 @@ from hypothesis import strategies as st
 
 from order_generation.domain.optimizer import RebalanceProblem
 from order_generation.domain.optimizer._admissible import (
-    SecurityRules,
     Segment,
     admissible_segments,
     nearest_admissible,
 )
 from order_generation.domain.optimizer._exact import exact, unit_bounds
-from order_generation.domain.trading_options import TradingOptions, security_rules
+from order_generation.domain.trading_options import SecurityRules, TradingOptions, security_rules
 from tests.unit.test_optimizer_options_oracle import (
     Options,
     adjusted_market_value,

@@ -207,17 +207,23 @@ def test_columns_first_cut_at_its_discount_then_fill_at_full_price() -> None:
         Cuttable(index=9, price=D(10), surplus=D(3), most=1),  # one cut, at 10 − 2·3
     ]
     assert _columns(items) == [
-        _Column(0, D(10), D(9), 1),
-        _Column(0, D(10), D(10), 2),
-        _Column(1, D(10), D(10), 2),
-        _Column(2, D(10), D(4), 1),
+        _Column(4, D(10), D(9), 1),
+        _Column(4, D(10), D(10), 2),
+        _Column(6, D(10), D(10), 2),
+        _Column(9, D(10), D(4), 1),
     ]
+    assert {c.cut for c in _columns(items, cut=100)} == {100}  # lots: each unit cuts a lot
 
 
 def test_cuts_of_one_security_add_up_across_its_columns() -> None:
-    items = [Cuttable(5, D(10), D(1), 3), Cuttable(7, D(20), D(0), 4)]
-    columns = [_Column(0, D(10), D(8), 1), _Column(0, D(10), D(10), 2), _Column(1, D(20), D(20), 4)]
-    assert _by_index(items, columns, [1, 2, 4]) == {5: 3, 7: 4}
+    columns = [
+        _Column(5, D(10), D(8), 1),
+        _Column(5, D(10), D(10), 2),
+        _Column(7, D(20), D(20), 4),
+        _Column(8, D(20), D(20), 1, cut=30),
+        _Column(8, D(20), D(20), 2, cut=10),
+    ]
+    assert _by_index(columns, [1, 2, 4, 1, 2]) == {5: 3, 7: 4, 8: 50}
 
 
 def test_short_covers_are_retried_tighter_then_with_the_deficit(

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from order_generation.domain.optimizer._admissible import SecurityRules
 from order_generation.domain.trading_options import (
+    SecurityRules,
     TradingOptions,
     merge_options,
     security_rules,

@@ -4,8 +4,6 @@ A model stores defaults, a request overrides them, and ``portfolio_options`` ove
 request for one portfolio: ``merge_options`` applies those layers field by field (a layer that
 names ``restrictions`` or ``lot_sizes`` replaces the whole map). ``security_rules`` is what the
 options say about one security, as the optimizer's admissible sets take it (docs/adr/0011).
-
-Not wired to the API or the solver yet (issue 12).
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, Literal
-
-from order_generation.domain.optimizer._admissible import SecurityRules
 
 Mode = Literal["full", "buy_only", "sell_only"]
 Restriction = Literal["no_buy", "no_sell", "locked"]
@@ -40,6 +36,18 @@ class TradingOptions:
     trigger: Trigger = "always"
     on_infeasible: OnInfeasible = "report"
     dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityRules:
+    """SPEC §8's options as they bear on one security (the defaults change nothing)."""
+
+    no_buy: bool = False  # mode sell_only, or restriction no_buy / locked
+    no_sell: bool = False  # mode buy_only, or restriction no_sell / locked
+    lot: int = 1
+    min_trade_value: Decimal = Decimal(0)
+    min_trade_quantity: int = 0
+    soft_band: bool = False
 
 
 OPTION_NAMES = frozenset(f.name for f in fields(TradingOptions))

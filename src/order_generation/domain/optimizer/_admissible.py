@@ -4,8 +4,7 @@ Every option is a change of one security's admissible units, and together they a
 as a short sorted list of ``Segment``s — arithmetic progressions of whole units — so the solver
 needs no code per option. With no options the list is today's one band interval.
 
-Not used by the solver yet (issue 12 builds on it); ``tests/unit/test_optimizer_admissible.py``
-holds it to the independent oracle of SPEC §8.
+``tests/unit/test_optimizer_admissible.py`` holds it to the independent oracle of SPEC §8.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from order_generation.domain.optimizer._exact import ceil_div, exact
+from order_generation.domain.trading_options import SecurityRules
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -40,18 +40,6 @@ class Segment:
             return False
         with exact():
             return (unit - self.first) % self.step == 0
-
-
-@dataclass(frozen=True, slots=True)
-class SecurityRules:
-    """SPEC §8's options as they bear on one security (the defaults change nothing)."""
-
-    no_buy: bool = False  # mode sell_only, or restriction no_buy / locked
-    no_sell: bool = False  # mode buy_only, or restriction no_sell / locked
-    lot: int = 1
-    min_trade_value: Decimal = _ZERO
-    min_trade_quantity: int = 0
-    soft_band: bool = False
 
 
 def admissible_segments(

@@ -2,6 +2,9 @@
 
     minimise Σ costⱼ·xⱼ   subject to   Σ weightⱼ·xⱼ ≥ rhs,   0 ≤ xⱼ ≤ upperⱼ,   xⱼ whole
 
+and, under trading options, a few side rows ``Σ aₖⱼ·xⱼ ≤ bₖ`` with small integer data (one choice
+per security, a count of steps only with its segment's switch).
+
 ``integer_model`` scales decimal data *exactly* to integers and divides them by their gcd, so the
 solver sees small exact numbers; with integral costs a relative gap of 0 is a proof.
 """
@@ -24,6 +27,19 @@ class OptimizerFailure(RuntimeError):
     (every problem that reaches the solver has at least the band minima as an answer)."""
 
 
+@dataclass(frozen=True, slots=True)
+class SideRow:
+    """``Σ coefficients·x[columns] ≤ most``, in small exact integers."""
+
+    columns: tuple[int, ...]
+    coefficients: tuple[int, ...]
+    most: int
+
+    def holds(self, values: Sequence[int]) -> bool:
+        used = sum(a * values[j] for j, a in zip(self.columns, self.coefficients, strict=True))
+        return used <= self.most
+
+
 @dataclass(slots=True)
 class IntegerModel:
     weights: list[int]
@@ -31,6 +47,7 @@ class IntegerModel:
     upper: list[int]
     costs: list[float]
     exact: bool  # every number the solver sees is an exact integer
+    side_rows: Sequence[SideRow] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,7 @@ def integer_model(
     upper: Sequence[int],
     rhs: Decimal,
     worst: Decimal,
+    side_rows: Sequence[SideRow] = (),
 ) -> IntegerModel:
     """Exact integer data for the solver. ``worst`` bounds every objective value worth
     considering; when it fits a double exactly, so does every cost sum the solver compares."""
@@ -65,7 +83,7 @@ def integer_model(
         solver_costs = [float(c) for c in integer_costs]
     else:  # more significant digits than a double holds: keep ~52 bits of relative precision
         solver_costs = [(c << 52) / max(worst_units, 1) for c in integer_costs]
-    return IntegerModel(row, row_rhs, list(upper), solver_costs, exact_data)
+    return IntegerModel(row, row_rhs, list(upper), solver_costs, exact_data, side_rows)
 
 
 def _decimal_places(values: Sequence[Decimal]) -> int:
@@ -116,15 +134,20 @@ def _highs_lp(highspy: Any, model: IntegerModel) -> Any:
     count = len(model.weights)
     lp = highspy.HighsLp()
     lp.num_col_ = count
-    lp.num_row_ = 1
+    lp.num_row_ = 1 + len(model.side_rows)
     lp.col_cost_ = model.costs
     lp.col_lower_ = [0.0] * count
     lp.col_upper_ = [float(u) for u in model.upper]
-    lp.row_lower_ = [float(model.rhs)]
-    lp.row_upper_ = [highspy.kHighsInf]
+    lp.row_lower_ = [float(model.rhs)] + [-highspy.kHighsInf] * len(model.side_rows)
+    lp.row_upper_ = [highspy.kHighsInf] + [float(r.most) for r in model.side_rows]
+    starts, index, values = [0, count], list(range(count)), [float(w) for w in model.weights]
+    for side in model.side_rows:
+        index.extend(side.columns)
+        values.extend(map(float, side.coefficients))
+        starts.append(len(index))
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = [0, count]
-    lp.a_matrix_.index_ = list(range(count))
-    lp.a_matrix_.value_ = [float(w) for w in model.weights]
+    lp.a_matrix_.start_ = starts
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = values
     lp.integrality_ = [highspy.HighsVarType.kInteger] * count
     return lp

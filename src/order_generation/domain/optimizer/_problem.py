@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Literal, NamedTuple
 
 from order_generation.domain.optimizer._exact import exact
+from order_generation.domain.trading_options import TradingOptions
 
-Status = Literal["optimal", "infeasible", "timeout"]
+Status = Literal["optimal", "infeasible", "timeout", "in_band"]
 
 
 class SecurityTarget(NamedTuple):
@@ -36,10 +37,13 @@ class RebalanceProblem:
     """A portfolio's cash and holdings against its model: the input of ``optimize_rebalance``.
 
     Security ids must be unique (the caller builds one union universe per portfolio).
+    ``options`` are SPEC §8's trading options; ``None`` is today's problem exactly (the no-body
+    rebalance), which an all-defaults ``TradingOptions()`` also gives, by a longer road.
     """
 
     cash: Decimal
     securities: tuple[SecurityTarget, ...]
+    options: TradingOptions | None = None
 
     @property
     def market_value(self) -> Decimal:
@@ -58,8 +62,11 @@ class Infeasibility:
     Kinds: ``non_positive_price``, ``negative_market_value``, ``empty_band`` (the band of
     ``security_id`` holds no whole unit ≥ 0 at its price), ``minimum_spend_exceeds_market_value``
     (buying the fewest admissible units of every security costs more than the market value),
-    ``timeout`` (no proven optimum within the time limit). ``details`` holds exact decimals as
-    strings.
+    ``timeout`` (no proven optimum within the time limit). Under trading options also
+    ``cash_flow_exceeds_market_value``, ``lot_size``, ``min_trade`` and ``restriction`` (an
+    option leaves ``security_id`` no admissible holding; ``details["option"]`` names it), and
+    ``relaxed`` (not a failure: the reason an answer under ``relax`` widened the bands).
+    ``details`` holds exact decimals as strings.
     """
 
     kind: str
@@ -73,7 +80,11 @@ class RebalanceSolution:
     """The optimizer's answer.
 
     ``quantities`` maps every security of the problem, in problem order, to its new whole units
-    when ``status`` is ``"optimal"``, and is empty otherwise. ``objective`` is the exact
+    when ``status`` is ``"optimal"``, and is empty otherwise (``"in_band"``: trigger
+    ``out_of_band`` found nothing to trade). The one unit that may not be a whole ``int`` is a
+    ``locked`` fractional holding, kept as its ``Decimal``. ``market_value`` is the value the
+    targets applied to (MV′ = MV + ``cash_flow``). ``relaxed_by`` is the band widening ``relax``
+    needed, else ``None``. ``objective`` is the exact
     ``Σ|MV·target − units·price|`` of that answer. ``method`` says how the answer was decided:
     ``"bounds"`` (infeasible by exact per-security bounds), ``"separable"`` (the nearest admissible
     unit of every security fits the cash, which proves it optimal), ``"milp"`` (cash binds; HiGHS
@@ -84,7 +95,8 @@ class RebalanceSolution:
 
     status: Status
     market_value: Decimal
-    quantities: Mapping[str, int]
+    quantities: Mapping[str, int | Decimal]
     objective: Decimal | None
     reason: Infeasibility | None
     method: str = ""
+    relaxed_by: Decimal | None = None

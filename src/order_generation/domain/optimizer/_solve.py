@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from order_generation.domain.optimizer import _reasons
+from order_generation.domain.optimizer import _constrained, _reasons
 from order_generation.domain.optimizer._exact import (
     UnitBounds,
     ceil_div,
@@ -69,6 +69,8 @@ def optimize_rebalance(
     if isinstance(prepared, RebalanceSolution):
         return prepared
     remaining = time_limit_seconds - (time.monotonic() - started)
+    if isinstance(prepared, _constrained.Ready):
+        return _constrained.cash_binding(prepared, remaining, time_limit_seconds)
     return _cash_binding(prepared, remaining, time_limit_seconds)
 
 
@@ -84,7 +86,7 @@ def optimize_rebalance_inline(problem: RebalanceProblem) -> RebalanceSolution | 
     return None
 
 
-def _prepare(problem: RebalanceProblem) -> _Prepared | RebalanceSolution:
+def _prepare(problem: RebalanceProblem) -> _Prepared | _constrained.Ready | RebalanceSolution:
     """The answer when no solver is needed (infeasible, or the nearest units fit the cash),
     else what the cash-binding solve needs."""
     validate(problem)
@@ -93,6 +95,8 @@ def _prepare(problem: RebalanceProblem) -> _Prepared | RebalanceSolution:
     for security in securities:
         if security.price <= 0:
             return _infeasible(market_value, _reasons.non_positive_price(security))
+    if problem.options is not None:
+        return _constrained.prepare(problem, market_value)
     if market_value < 0:
         return _infeasible(market_value, _reasons.negative_market_value(market_value))
     units = _separable_units(problem, market_value)
@@ -205,7 +209,7 @@ def _answer(
     except VerificationFailed as failure:
         raise OptimizerFailure(f"an answer failed exact verification: {failure}") from failure
     ids = (s.security_id for s in problem.securities)
-    quantities = dict(zip(ids, map(int, units), strict=True))
+    quantities: dict[str, int | Decimal] = dict(zip(ids, map(int, units), strict=True))
     return RebalanceSolution("optimal", market_value, quantities, objective, None, method)
 
 

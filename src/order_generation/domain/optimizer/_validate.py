@@ -35,6 +35,27 @@ def validate(problem: RebalanceProblem) -> None:
         finite = False
     if not finite:
         _find_bad_number(problem)
+    if problem.options is not None:
+        _check_options(problem)
+
+
+def _check_options(problem: RebalanceProblem) -> None:
+    """SPEC §8's rules on option values; an API or ``ogs solve`` has checked them already, so a
+    failure here is a caller's defect, refused before it can mislead the solve."""
+    options = problem.options
+    assert options is not None
+    for name in ("cash_flow", "cash_reserve", "min_trade_value"):
+        _check_number(f"option {name}", getattr(options, name))
+    if not 0 <= options.cash_reserve < 1:
+        raise ValueError(f"option cash_reserve {options.cash_reserve} is not in [0, 1)")
+    if options.min_trade_value < 0:
+        raise ValueError(f"option min_trade_value {options.min_trade_value} is negative")
+    if options.min_trade_quantity < 0:
+        raise ValueError(f"option min_trade_quantity {options.min_trade_quantity} is negative")
+    lots = {"default_lot_size": options.default_lot_size, **options.lot_sizes}
+    for name, lot in lots.items():
+        if not isinstance(lot, int) or lot < 1:
+            raise ValueError(f"option lot size of {name} must be a whole number ≥ 1, not {lot}")
 
 
 def _find_bad_number(problem: RebalanceProblem) -> None:
