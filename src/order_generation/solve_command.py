@@ -7,9 +7,13 @@ a list of problems — or JSON Lines, one problem per line. A problem::
      "quantity": "10", "target": "0.05", "low_drift": "0.01", "high_drift": "0.01"}]}
 
 Numbers may be JSON numbers or numeric strings and are read exactly. ``quantity``, ``target`` and
-the drifts default to 0 (a held security outside the model). Output is one JSON line per problem,
+the drifts default to 0 (a held security outside the model). A problem may carry SPEC §8's
+trading options as ``"options": {...}`` (the API's schema). Output is one JSON line per problem,
 in input order: ``{"id", "status", "market_value", "quantities", "objective", "reason",
-"method"}``, decimals as exact strings. See docs/optimizer.md.
+"method"}``, decimals as exact strings; a problem with options also gets ``"relaxed_by"``,
+``"options"`` (as applied) and ``"binding"`` (the constraints that cost drift: ``"cash"`` when the
+cash row decided, and each option whose removal alone gives a lower objective). See
+docs/optimizer.md.
 
 Exit status: 0 when every problem was read (whatever its answer); 1 when some JSON Lines line was
 not a valid problem (its output line has status "error" and says why; the others are solved);
@@ -25,6 +29,7 @@ import os
 import sys
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from itertools import chain, islice, repeat
 from multiprocessing.pool import AsyncResult
@@ -32,7 +37,9 @@ from operator import itemgetter
 from typing import Any, TextIO
 
 import orjson
+from pydantic import ValidationError
 
+from order_generation.api.options import RebalanceOptions, options_json, options_of
 from order_generation.domain.numbers import exact_decimal, exact_decimals
 from order_generation.domain.optimizer import (
     DEFAULT_TIME_LIMIT_SECONDS,
@@ -43,6 +50,7 @@ from order_generation.domain.optimizer import (
     optimize_rebalance,
     plain,
 )
+from order_generation.domain.trading_options import TradingOptions
 
 _FIELDS = ("price", "quantity", "target", "low_drift", "high_drift")  # SecurityTarget's order
 _MAX_MAGNITUDE = 30  # digits either side of the point; beyond is surely a mistake
@@ -124,7 +132,8 @@ def _solve_document(text: str, time_limit: float) -> int:
         where = "" if len(items) == 1 else "one of the problems: "
         return _fail(f"{where}{error}")
     for problem_id, problem in problems:
-        _write(_result(problem_id, optimize_rebalance(problem, time_limit_seconds=time_limit)))
+        solution = optimize_rebalance(problem, time_limit_seconds=time_limit)
+        _write(_result(problem_id, solution, problem))
     return 0
 
 
@@ -197,7 +206,7 @@ def _solve_line(number: int, line: str, time_limit: float) -> _Answer:
         message = f"line {number}: {error}"
         problem_id = _id_of(record) if read is None else read[0]
         return _line(_error(problem_id, message, number)), message
-    return _line(_result(problem_id, solution)), None
+    return _line(_result(problem_id, solution, problem)), None
 
 
 def _read_line(line: str) -> tuple[Any, _Read | None]:
@@ -242,7 +251,8 @@ def _problem(record: Any, *, check: bool = True) -> tuple[str | int | None, Reba
     securities = _plain_securities(positions)
     if securities is None:
         securities = tuple(_security(p, i) for i, p in enumerate(positions))
-    problem = RebalanceProblem(cash=cash, securities=securities)
+    options = _options(record.get("options"), {s.security_id for s in securities})
+    problem = RebalanceProblem(cash=cash, securities=securities, options=options)
     if check:
         try:
             check_problem(problem)
@@ -254,8 +264,8 @@ def _problem(record: Any, *, check: bool = True) -> tuple[str | int | None, Reba
 def _plain_problem(record: Any) -> _Read | None:
     """``_problem(record)`` when every number is plain decimal text or an integer (see
     ``_plain_securities``), else None."""
-    if type(record) is not dict:
-        return None
+    if type(record) is not dict or record.get("options") is not None:
+        return None  # options go the exact way: orjson reads 0.05 as a float
     problem_id = _id_of(record)
     if problem_id is None and record.get("id") is not None:
         return None
@@ -331,6 +341,23 @@ def _security(data: Any, index: int) -> SecurityTarget:
     return SecurityTarget(security_id, *numbers)
 
 
+def _options(data: Any, security_ids: set[str]) -> TradingOptions | None:
+    """A problem's options, or None when it has none (today's problem exactly)."""
+    if data is None:
+        return None
+    try:
+        layer = RebalanceOptions.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(["options", *map(str, first["loc"])])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ProblemError(f"{where}: {message}") from None
+    unknown = sorted(layer.securities() - security_ids)
+    if unknown:
+        raise ProblemError(f"options: {', '.join(unknown)} is not a security of the problem")
+    return options_of([layer])
+
+
 def _path(index: int) -> str:
     return f"positions[{index}]"
 
@@ -360,13 +387,15 @@ def _id_of(record: Any) -> str | int | None:
 # --- writing results ---------------------------------------------------------------------------
 
 
-def _result(problem_id: str | int | None, solution: RebalanceSolution) -> dict[str, Any]:
+def _result(
+    problem_id: str | int | None, solution: RebalanceSolution, problem: RebalanceProblem
+) -> dict[str, Any]:
     reason = solution.reason
-    return {
+    result: dict[str, Any] = {
         "id": problem_id,
         "status": solution.status,
         "market_value": plain(solution.market_value),
-        "quantities": dict(solution.quantities),
+        "quantities": {k: _unit(v) for k, v in solution.quantities.items()},
         "objective": None if solution.objective is None else plain(solution.objective),
         "reason": None
         if reason is None
@@ -378,6 +407,47 @@ def _result(problem_id: str | int | None, solution: RebalanceSolution) -> dict[s
         },
         "method": solution.method,
     }
+    if problem.options is not None:
+        result["relaxed_by"] = None if solution.relaxed_by is None else plain(solution.relaxed_by)
+        result["options"] = options_json(problem.options)
+        result["binding"] = _binding(problem, solution)
+    return result
+
+
+def _unit(units: int | Decimal) -> int | str:
+    # A locked fractional holding is the one unit that is not whole: exact text, like decimals.
+    return units if isinstance(units, int) else plain(units)
+
+
+# Options that constrain the solve, and their values that do not.
+_UNCONSTRAINED: dict[str, Any] = {
+    "cash_reserve": Decimal(0),
+    "mode": "full",
+    "restrictions": {},
+    "min_trade_value": Decimal(0),
+    "min_trade_quantity": 0,
+    "lot_sizes": {},
+    "default_lot_size": 1,
+    "bands": "hard",
+}
+
+
+def _binding(problem: RebalanceProblem, solution: RebalanceSolution) -> list[str]:
+    """The constraints that cost drift: "cash" when the cash row decided the answer (the
+    nearest admissible units did not fit), and each option set whose removal alone gives a
+    strictly lower objective (one more solve per option set)."""
+    options = problem.options
+    if options is None or solution.status != "optimal" or solution.objective is None:
+        return []
+    binding = ["cash"] if solution.method.startswith("milp") else []
+    for name, free in _UNCONSTRAINED.items():
+        if getattr(options, name) == free:
+            continue
+        without = replace(options, **{name: free})
+        other = optimize_rebalance(replace(problem, options=without))
+        if other.objective is not None and other.objective < solution.objective:
+            binding.append(name)
+    return binding
 
 
 def _error(problem_id: str | int | None, message: str, line: int) -> dict[str, Any]:

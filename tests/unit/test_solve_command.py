@@ -423,3 +423,93 @@ def test_bulk_reading_takes_plain_decimal_text() -> None:
     assert solve_command._plain_securities([position("A", long)]) is None
     _, problem = solve_command._problem({"cash": "0", "positions": [position("A", long)]})
     assert problem.securities[0].price == Decimal(long)
+
+
+# --- trading options (SPEC §8) -------------------------------------------------------------------
+
+# MV = 10,000: A holds 40 at 100 (40 % against 25-35 %), B nothing (target 50 % ± 5 %).
+HELD = [
+    position("A", "100", "40", "0.3", low_drift="0.05", high_drift="0.05"),
+    position("B", "50", "0", "0.5", low_drift="0.05", high_drift="0.05"),
+]
+
+
+def test_options_shape_the_answer_and_the_output_says_what_bound(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problems = [
+        {"id": "deposit", "cash": "6000", "positions": HELD,
+         "options": {"cash_flow": 2000, "mode": "buy_only", "lot_sizes": {"B": 7}}},
+        {"id": "plain", "cash": "6000", "positions": HELD},
+        {"id": "relax", "cash": "100", "positions": EMPTY_BAND["positions"],
+         "options": {"on_infeasible": "relax"}},
+        {"id": "locked", "cash": "1000",
+         "positions": [position("A", "10", "2.5", "0.5", low_drift="0.01", high_drift="0.01")],
+         "options": {"restrictions": {"A": "locked"}}},
+    ]  # fmt: skip
+    path = write(tmp_path, "".join(json.dumps(p) + "\n" for p in problems))
+    code, (deposit, plain, relax, locked), _ = run(path, capsys)
+    assert code == 0
+    # MV′ 12,000: A may not sell (40 stays, 36 is its target), B's 120 is not a whole number of
+    # lots of 7 from 0: 119 is.
+    assert deposit["quantities"] == {"A": 40, "B": 119}
+    assert deposit["market_value"] == "12000"
+    assert deposit["binding"] == ["mode", "lot_sizes"]
+    assert deposit["relaxed_by"] is None
+    assert deposit["options"]["cash_flow"] == "2000"
+    assert deposit["options"]["lot_sizes"] == {"B": 7}
+    assert set(plain) == {"id", "status", "market_value", "quantities", "objective", "reason",
+                          "method"}  # fmt: skip
+    assert (relax["status"], relax["relaxed_by"], relax["quantities"]) == (
+        "optimal",
+        "0.05",
+        {"A": 1},
+    )
+    assert relax["reason"]["kind"] == "relaxed"
+    assert locked["quantities"] == {"A": "2.5"}
+
+
+def test_cash_binds_under_options_and_the_output_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = {**CASH_BINDING, "options": {"min_trade_quantity": 1}}
+    code, (result,), _ = run(write(tmp_path, json.dumps(problem) + "\n"), capsys)
+    assert code == 0
+    assert result["method"] == "milp"
+    assert result["binding"] == ["cash"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cash_reserve": 1}, "options.cash_reserve: must be at least 0 and less than 1"),
+        ({"cash_reserv": "0.1"}, "options.cash_reserv: Extra inputs are not permitted"),
+        (
+            {"lot_sizes": {"A": 0}},
+            "options.lot_sizes.A: Input should be greater than or equal to 1",
+        ),
+        ({"restrictions": {"Q": "locked"}}, "options: Q is not a security of the problem"),
+        ({"mode": "sideways"}, "options.mode: Input should be 'full', 'buy_only' or 'sell_only'"),
+    ],
+)
+def test_bad_options_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: dict, message: str
+) -> None:
+    problem = {"id": "bad", "cash": "6000", "positions": HELD, "options": options}
+    code, (result,), _ = run(write(tmp_path, json.dumps(problem) + "\n"), capsys)
+    assert code == 1
+    assert result["status"] == "error"
+    assert message in result["reason"]["message"]
+
+
+def test_option_numbers_are_read_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = {"min_trade_value": 0.1, "cash_reserve": 0.05}
+    problem = {"id": "exact", "cash": "6000", "positions": HELD, "options": options}
+    code, (result,), _ = run(write(tmp_path, json.dumps(problem) + "\n"), capsys)
+    assert (code, result["status"]) == (0, "optimal")
+    assert (result["options"]["min_trade_value"], result["options"]["cash_reserve"]) == (
+        "0.1",
+        "0.05",
+    )

@@ -1,0 +1,133 @@
+"""SPEC §8's rebalance options as JSON: one schema for the rebalance bodies, a model's
+``rebalance_options`` and each problem of ``ogs solve``.
+
+Every option is optional; what a layer names is what it overrides (``layer``), so model
+defaults, a request and ``portfolio_options`` merge field by field (``merge_options``). Unknown
+keys, out-of-range values and floats that are not exact decimals are refused, naming the field.
+Imports pydantic only, so ``ogs solve`` can use it without the web stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, Strict
+
+from order_generation.domain.numbers import DECIMAL_TEXT_PATTERN, exact_decimal
+from order_generation.domain.optimizer import plain
+from order_generation.domain.trading_options import TradingOptions, merge_options
+
+_MAX_MONEY = Decimal(10) ** 18
+_MAX_LOT = 10**9
+
+
+def _json_integer(value: object) -> object:
+    # In JSON 100 and 100.0 are the same integer; 2.5, "100" and true are not.
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def _money(value: object) -> Decimal:
+    number = exact_decimal(value)
+    if abs(number) >= _MAX_MONEY:
+        raise ValueError(f"must be less than {_MAX_MONEY:,} in magnitude")
+    return number
+
+
+def _fraction(value: object) -> Decimal:
+    number = exact_decimal(value)
+    if not 0 <= number < 1:
+        raise ValueError("must be at least 0 and less than 1")
+    return number
+
+
+def _non_negative(value: object) -> Decimal:
+    number = _money(value)
+    if number < 0:
+        raise ValueError("must be at least 0")
+    return number
+
+
+def _decimal_schema(description: str) -> dict[str, Any]:
+    return {
+        "anyOf": [{"type": "number"}, {"type": "string", "pattern": DECIMAL_TEXT_PATTERN}],
+        "description": description,
+    }
+
+
+Count = Annotated[int, BeforeValidator(_json_integer), Strict(), Ge(0), Le(_MAX_LOT)]
+Lot = Annotated[int, BeforeValidator(_json_integer), Strict(), Ge(1), Le(_MAX_LOT)]
+SecurityKey = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class RebalanceOptions(BaseModel):
+    """The options of SPEC §8; each one left out keeps the layer below it (or its default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cash_flow: Annotated[Decimal, PlainValidator(_money)] | None = Field(
+        None,
+        json_schema_extra=_decimal_schema(
+            "Money arriving (> 0) or to be raised (< 0); targets apply to the value after it."
+        ),
+    )
+    cash_reserve: Annotated[Decimal, PlainValidator(_fraction)] | None = Field(
+        None, json_schema_extra=_decimal_schema("Keep at least this share of the value in cash.")
+    )
+    mode: Literal["full", "buy_only", "sell_only"] | None = None
+    restrictions: dict[SecurityKey, Literal["no_buy", "no_sell", "locked"]] | None = None
+    min_trade_value: Annotated[Decimal, PlainValidator(_non_negative)] | None = Field(
+        None, json_schema_extra=_decimal_schema("Each trade is 0 or worth at least this.")
+    )
+    min_trade_quantity: Count | None = None
+    lot_sizes: dict[SecurityKey, Lot] | None = None
+    default_lot_size: Lot | None = None
+    bands: Literal["hard", "soft"] | None = None
+    trigger: Literal["always", "out_of_band"] | None = None
+    on_infeasible: Literal["report", "relax"] | None = None
+    dry_run: Annotated[bool, Strict()] | None = None
+
+    def layer(self) -> dict[str, Any]:
+        """The options this layer sets (an explicit null counts as not set)."""
+        return {name: getattr(self, name) for name in self.model_fields_set
+                if getattr(self, name) is not None}  # fmt: skip
+
+    def securities(self) -> set[str]:
+        """The security ids this layer names."""
+        return set(self.restrictions or ()) | set(self.lot_sizes or ())
+
+
+def options_of(layers: Iterable[RebalanceOptions | None]) -> TradingOptions:
+    """The options a portfolio is rebalanced with: the layers merged, later ones winning."""
+    return merge_options(*(layer.layer() for layer in layers if layer is not None))
+
+
+def options_json(options: TradingOptions) -> dict[str, Any]:
+    """Options as applied, for storing with a run and echoing in results (decimals as text)."""
+    return {
+        "cash_flow": _text(options.cash_flow),
+        "cash_reserve": _text(options.cash_reserve),
+        "mode": options.mode,
+        "restrictions": dict(sorted(options.restrictions.items())),
+        "min_trade_value": _text(options.min_trade_value),
+        "min_trade_quantity": options.min_trade_quantity,
+        "lot_sizes": dict(sorted(options.lot_sizes.items())),
+        "default_lot_size": options.default_lot_size,
+        "bands": options.bands,
+        "trigger": options.trigger,
+        "on_infeasible": options.on_infeasible,
+        "dry_run": options.dry_run,
+    }
+
+
+def trading_options(data: Mapping[str, Any]) -> TradingOptions:
+    """``options_json``'s output (or any full or partial options document) read back."""
+    return options_of([RebalanceOptions.model_validate(data)])
+
+
+def _text(value: Decimal) -> str:
+    return plain(value)
