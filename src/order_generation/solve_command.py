@@ -39,7 +39,7 @@ from typing import Any, TextIO
 import orjson
 from pydantic import ValidationError
 
-from order_generation.api.options import RebalanceOptions, options_json, options_of
+from order_generation.api.options import RebalanceOptions, options_of
 from order_generation.domain.numbers import exact_decimal, exact_decimals
 from order_generation.domain.optimizer import (
     DEFAULT_TIME_LIMIT_SECONDS,
@@ -50,7 +50,7 @@ from order_generation.domain.optimizer import (
     optimize_rebalance,
     plain,
 )
-from order_generation.domain.trading_options import TradingOptions
+from order_generation.domain.trading_options import TradingOptions, options_document
 
 _FIELDS = ("price", "quantity", "target", "low_drift", "high_drift")  # SecurityTarget's order
 _MAX_MAGNITUDE = 30  # digits either side of the point; beyond is surely a mistake
@@ -409,7 +409,7 @@ def _result(
     }
     if problem.options is not None:
         result["relaxed_by"] = None if solution.relaxed_by is None else plain(solution.relaxed_by)
-        result["options"] = options_json(problem.options)
+        result["options"] = options_document(problem.options)
         result["binding"] = _binding(problem, solution)
     return result
 

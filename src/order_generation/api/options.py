@@ -17,11 +17,11 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, Strict
 
 from order_generation.domain.numbers import DECIMAL_TEXT_PATTERN, exact_decimal
-from order_generation.domain.optimizer import plain
 from order_generation.domain.trading_options import TradingOptions, merge_options
 
 _MAX_MONEY = Decimal(10) ** 18
 _MAX_LOT = 10**9
+_MAX_PLACES = 10  # as every decimal of the API
 
 
 def _json_integer(value: object) -> object:
@@ -31,15 +31,22 @@ def _json_integer(value: object) -> object:
     return value
 
 
-def _money(value: object) -> Decimal:
+def _decimal(value: object) -> Decimal:
     number = exact_decimal(value)
+    if number.as_tuple().exponent < -_MAX_PLACES:  # type: ignore[operator]
+        raise ValueError(f"must have at most {_MAX_PLACES} decimal places")
+    return number
+
+
+def _money(value: object) -> Decimal:
+    number = _decimal(value)
     if abs(number) >= _MAX_MONEY:
         raise ValueError(f"must be less than {_MAX_MONEY:,} in magnitude")
     return number
 
 
 def _fraction(value: object) -> Decimal:
-    number = exact_decimal(value)
+    number = _decimal(value)
     if not 0 <= number < 1:
         raise ValueError("must be at least 0 and less than 1")
     return number
@@ -106,28 +113,6 @@ def options_of(layers: Iterable[RebalanceOptions | None]) -> TradingOptions:
     return merge_options(*(layer.layer() for layer in layers if layer is not None))
 
 
-def options_json(options: TradingOptions) -> dict[str, Any]:
-    """Options as applied, for storing with a run and echoing in results (decimals as text)."""
-    return {
-        "cash_flow": _text(options.cash_flow),
-        "cash_reserve": _text(options.cash_reserve),
-        "mode": options.mode,
-        "restrictions": dict(sorted(options.restrictions.items())),
-        "min_trade_value": _text(options.min_trade_value),
-        "min_trade_quantity": options.min_trade_quantity,
-        "lot_sizes": dict(sorted(options.lot_sizes.items())),
-        "default_lot_size": options.default_lot_size,
-        "bands": options.bands,
-        "trigger": options.trigger,
-        "on_infeasible": options.on_infeasible,
-        "dry_run": options.dry_run,
-    }
-
-
 def trading_options(data: Mapping[str, Any]) -> TradingOptions:
-    """``options_json``'s output (or any full or partial options document) read back."""
+    """Any full or partial options document, validated, as options."""
     return options_of([RebalanceOptions.model_validate(data)])
-
-
-def _text(value: Decimal) -> str:
-    return plain(value)

@@ -28,8 +28,18 @@ from order_generation.domain.rebalance import (
     PositionRebalance,
     RebalanceRun,
     RunHeader,
+    in_band,
 )
 from order_generation.domain.trade import TradeSide
+from order_generation.domain.trading_options import (
+    Bands,
+    Mode,
+    OnInfeasible,
+    Restriction,
+    TradingOptions,
+    Trigger,
+    options_document,
+)
 
 Number = int | float
 Json = dict[str, Any]
@@ -42,6 +52,9 @@ class TransactionOut(BaseModel):
     trade_date: date
 
 
+_UNDER_OPTIONS = "present only when the portfolio was rebalanced with options (SPEC §8)"
+
+
 class DriftOut(BaseModel):
     security_id: str
     original_quantity: Number
@@ -50,16 +63,40 @@ class DriftOut(BaseModel):
     high_drift: Number
     low_drift: Number
     actual: Number
+    in_band: bool | None = Field(
+        None, description=f"whether it ended inside its band; {_UNDER_OPTIONS}"
+    )
+
+
+class OptionsOut(BaseModel):
+    """The trading options a portfolio was rebalanced with, every one of them as applied."""
+
+    cash_flow: Number
+    cash_reserve: Number
+    mode: Mode
+    restrictions: dict[str, Restriction]
+    min_trade_value: Number
+    min_trade_quantity: int
+    lot_sizes: dict[str, int]
+    default_lot_size: int
+    bands: Bands
+    trigger: Trigger
+    on_infeasible: OnInfeasible
+    dry_run: bool
 
 
 class RebalanceResultOut(BaseModel):
     portfolio_id: str
     portfolio_name: str | None
-    rebalance_id: str
+    rebalance_id: str | None = Field(description="null for a dry run (nothing stored)")
     status: PortfolioStatus
     reason: str | None
     transactions: list[TransactionOut]
     drifts: list[DriftOut]
+    relaxed_by: Number | None = Field(
+        None, description=f"the band widening of on_infeasible relax; {_UNDER_OPTIONS}"
+    )
+    options: OptionsOut | None = Field(None, description=_UNDER_OPTIONS)
 
 
 class RunPositionOut(BaseModel):
@@ -77,6 +114,9 @@ class RunPositionOut(BaseModel):
     transaction_type: TradeSide | None
     trade_quantity: Number
     trade_date: date
+    in_band: bool | None = Field(
+        None, description=f"whether it ended inside its band; {_UNDER_OPTIONS}"
+    )
 
 
 class PortfolioOut(BaseModel):
@@ -90,6 +130,10 @@ class PortfolioOut(BaseModel):
     positions: list[RunPositionOut] = Field(
         default_factory=list, description="absent with include=summary"
     )
+    relaxed_by: Number | None = Field(
+        None, description=f"the band widening of on_infeasible relax; {_UNDER_OPTIONS}"
+    )
+    options: OptionsOut | None = Field(None, description=_UNDER_OPTIONS)
 
 
 class RebalanceOut(BaseModel):
@@ -165,9 +209,9 @@ def json_response(
     )
 
 
-def result_json(rebalance_id: str, outcome: PortfolioRebalance) -> Json:
+def result_json(rebalance_id: str | None, outcome: PortfolioRebalance) -> Json:
     n = json_number
-    return {
+    result: Json = {
         "portfolio_id": outcome.portfolio_id,
         "portfolio_name": outcome.portfolio_name,
         "rebalance_id": rebalance_id,
@@ -196,6 +240,26 @@ def result_json(rebalance_id: str, outcome: PortfolioRebalance) -> Json:
             for p in outcome.positions
         ],
     }
+    if outcome.options is not None:
+        _add_options(result, outcome)
+        assert outcome.market_value is not None
+        for drift, p in zip(result["drifts"], outcome.positions, strict=True):
+            drift["in_band"] = in_band(p, outcome.market_value)
+    return result
+
+
+def options_json(options: TradingOptions) -> Json:
+    """Options as applied, decimals as JSON numbers like every figure of the API."""
+    document = options_document(options)
+    for name in ("cash_flow", "cash_reserve", "min_trade_value"):
+        document[name] = json_number(getattr(options, name))
+    return document
+
+
+def _add_options(figures: Json, outcome: PortfolioRebalance) -> None:
+    assert outcome.options is not None
+    figures["relaxed_by"] = _optional_number(outcome.relaxed_by)
+    figures["options"] = options_json(outcome.options)
 
 
 def position_json(p: PositionRebalance) -> Json:
@@ -231,6 +295,11 @@ def portfolio_json(p: PortfolioRebalance, *, summary: bool = False) -> Json:
     }
     if not summary:
         figures["positions"] = [position_json(position) for position in p.positions]
+    if p.options is not None:
+        _add_options(figures, p)
+        if not summary and p.market_value is not None:
+            for position, stored in zip(figures["positions"], p.positions, strict=True):
+                position["in_band"] = in_band(stored, p.market_value)
     return figures
 
 

@@ -7,10 +7,10 @@ the GlobeCo portal does arithmetic on them (a string would render as ``$NaN``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from fastapi import Path, Query
@@ -26,6 +26,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from order_generation.api.options import RebalanceOptions
 from order_generation.domain.ids import OBJECT_ID_PATTERN
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.numbers import DECIMAL_TEXT_PATTERN, exact_decimal
@@ -170,10 +171,14 @@ class PositionChange(PositionIn):
     version: Version | None = None
 
 
+_MODEL_OPTIONS = "Default trading options of the model's rebalances (SPEC §8)."
+
+
 class ModelCreate(RequestBody):
     name: NameIn
     positions: Annotated[list[PositionIn], Field(max_length=1000)] = []
     portfolios: Annotated[list[ObjectId], Field(max_length=10_000)] = []
+    rebalance_options: RebalanceOptions | None = Field(default=None, description=_MODEL_OPTIONS)
 
 
 class ModelUpdate(RequestBody):
@@ -182,6 +187,11 @@ class ModelUpdate(RequestBody):
     portfolios: Annotated[list[ObjectId], Field(max_length=10_000)]
     last_rebalance_date: UtcDatetime | None = Field(
         default=None, description="Absent: the stored date is kept; null: cleared."
+    )
+    rebalance_options: RebalanceOptions | None = Field(
+        default=None,
+        description=f"{_MODEL_OPTIONS} Absent: the stored options are kept (a client that "
+        "does not know the field keeps them); null or {}: cleared.",
     )
     version: Version
 
@@ -206,6 +216,9 @@ class ModelOut(BaseModel):
     positions: list[ModelPositionOut]
     portfolios: list[str]
     last_rebalance_date: datetime | None
+    rebalance_options: dict[str, Any] | None = Field(
+        description=f"{_MODEL_OPTIONS} Only the options the model sets; null for none."
+    )
     version: int
 
     @classmethod
@@ -224,8 +237,16 @@ class ModelOut(BaseModel):
             ],
             portfolios=list(model.portfolios),
             last_rebalance_date=model.last_rebalance_date,
+            rebalance_options=_options_out(model.rebalance_options),
             version=model.version,
         )
+
+
+def _options_out(layer: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    # Decimals as JSON numbers, like every figure the API answers.
+    if layer is None:
+        return None
+    return {k: json_number(v) if isinstance(v, Decimal) else v for k, v in sorted(layer.items())}
 
 
 class ErrorOut(BaseModel):

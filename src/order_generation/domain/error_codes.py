@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     SECURITY_NOT_IN_MODEL = "SECURITY_NOT_IN_MODEL"  # changing a position the model lacks
     POSITION_MISMATCH = "POSITION_MISMATCH"  # deleting a position with other values
     PORTFOLIO_IN_OTHER_MODEL = "PORTFOLIO_IN_OTHER_MODEL"  # a portfolio has at most one model
+    INVALID_OPTION = "INVALID_OPTION"  # a rebalance option names an unknown security/portfolio
     # 404, 405, 409, 413
     NOT_FOUND = "NOT_FOUND"  # an unknown id or path
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"  # the path has no such method (see Allow)

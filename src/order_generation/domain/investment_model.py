@@ -8,10 +8,11 @@ invalid model cannot exist in memory, let alone be stored. Identity (``model_id`
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import RuleViolation
@@ -51,7 +52,10 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class InvestmentModel:
-    """A named list of positions and the portfolios subscribed to it."""
+    """A named list of positions and the portfolios subscribed to it.
+
+    ``rebalance_options`` are its default trading options (SPEC §8): the options it names, as
+    validated values (the API checks them), or None for none."""
 
     model_id: str
     name: str
@@ -60,6 +64,7 @@ class InvestmentModel:
     last_rebalance_date: datetime | None = None
     version: int = 1
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rebalance_options: Mapping[str, Any] | None = None
 
     def position(self, security_id: str) -> Position | None:
         return next((p for p in self.positions if p.security_id == security_id), None)
@@ -71,6 +76,7 @@ class InvestmentModel:
         positions: Iterable[Position],
         portfolios: Iterable[str],
         last_rebalance_date: datetime | None,
+        rebalance_options: Mapping[str, Any] | None = None,
     ) -> InvestmentModel:
         """The model with its whole content replaced (PUT), checked against every rule."""
         return replace(
@@ -79,6 +85,7 @@ class InvestmentModel:
             positions=valid_positions(positions),
             portfolios=valid_portfolios(portfolios),
             last_rebalance_date=last_rebalance_date,
+            rebalance_options=rebalance_options or None,
         )
 
     def with_position_added(self, position: Position) -> InvestmentModel:
@@ -127,7 +134,10 @@ class InvestmentModel:
 
 
 def new_model(
-    name: str, positions: Iterable[Position], portfolios: Iterable[str]
+    name: str,
+    positions: Iterable[Position],
+    portfolios: Iterable[str],
+    rebalance_options: Mapping[str, Any] | None = None,
 ) -> InvestmentModel:
     """A new model at version 1 with a fresh id, checked against every rule."""
     return InvestmentModel(
@@ -135,6 +145,7 @@ def new_model(
         name=_valid_name(name),
         positions=valid_positions(positions),
         portfolios=valid_portfolios(portfolios),
+        rebalance_options=rebalance_options or None,
     )
 
 

@@ -8,19 +8,26 @@ as the SPEC reports it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, NamedTuple
 
 from order_generation.domain.holdings import PortfolioHoldings
 from order_generation.domain.investment_model import InvestmentModel
-from order_generation.domain.optimizer import RebalanceProblem, RebalanceSolution, SecurityTarget
+from order_generation.domain.optimizer import (
+    RebalanceProblem,
+    RebalanceSolution,
+    SecurityTarget,
+    exact,
+)
 from order_generation.domain.trade import TradeSide, side_of
+from order_generation.domain.trading_options import TradingOptions
 
 # failed: this portfolio's own data could not be read (one malformed answer) while the services
-# as a whole were up; the run goes on without it (SPEC §8).
-PortfolioStatus = Literal["rebalanced", "infeasible", "failed"]
+# as a whole were up; the run goes on without it (SPEC §8). in_band: trigger out_of_band found
+# nothing to trade.
+PortfolioStatus = Literal["rebalanced", "infeasible", "failed", "in_band"]
 ACTUAL_PLACES = Decimal("0.0001")
 # Fields GET /rebalances can sort by (SPEC §3); default order is newest first.
 # GET /rebalances pages (SPEC §3): 10 runs unless asked, at most 100.
@@ -70,7 +77,13 @@ class PositionRebalance(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class PortfolioRebalance:
     """The outcome for one portfolio of a run (SPEC §3 ``Portfolio``). The money figures are
-    None only for a ``failed`` portfolio, whose holdings could not be read."""
+    None only for a ``failed`` portfolio, whose holdings could not be read.
+
+    ``options`` are the trading options it was rebalanced with (SPEC §8), None when there were
+    none (today's rebalance; its answers then carry none of §8's fields). Under options
+    ``market_value`` is MV′ = MV + cash_flow, the value targets applied to, and cash after the
+    rebalance includes the cash flow; ``relaxed_by`` is the band widening ``relax`` needed.
+    """
 
     portfolio_id: str
     portfolio_name: str | None
@@ -80,6 +93,8 @@ class PortfolioRebalance:
     cash_before_rebalance: Decimal | None
     cash_after_rebalance: Decimal | None
     positions: tuple[PositionRebalance, ...]
+    relaxed_by: Decimal | None = None
+    options: TradingOptions | None = None
 
     @property
     def trades(self) -> tuple[PositionRebalance, ...]:
@@ -145,7 +160,10 @@ class RunHeader:
 
 
 def rebalance_problem(
-    holdings: PortfolioHoldings, model: InvestmentModel, prices: Mapping[str, Decimal]
+    holdings: PortfolioHoldings,
+    model: InvestmentModel,
+    prices: Mapping[str, Decimal],
+    options: TradingOptions | None = None,
 ) -> RebalanceProblem:
     """The optimizer's problem over the universe: the model's securities (in model order), then
     held securities outside the model (by id), which get target = drifts = 0 and so are sold.
@@ -172,7 +190,7 @@ def rebalance_problem(
     securities += [
         SecurityTarget(s, prices[s], holdings.quantities[s], zero, zero, zero) for s in held_outside
     ]
-    return RebalanceProblem(cash=holdings.cash, securities=tuple(securities))
+    return RebalanceProblem(cash=holdings.cash, securities=tuple(securities), options=options)
 
 
 def rebalanced_outcome(
@@ -187,7 +205,13 @@ def rebalanced_outcome(
     if solution.status != "optimal" or list(solution.quantities) != ids:
         raise ValueError("the solution does not answer this problem")
     adjusted = {s: Decimal(q) for s, q in solution.quantities.items()}
-    return _outcome(portfolio_id, portfolio_name, "rebalanced", None, problem, adjusted, trade_date)
+    reason = solution.reason.message if solution.reason is not None else None  # relax's note
+    outcome = _outcome(
+        portfolio_id, portfolio_name, "rebalanced", reason, problem, adjusted, trade_date
+    )
+    if solution.relaxed_by is None:
+        return outcome
+    return replace(outcome, relaxed_by=solution.relaxed_by)
 
 
 def infeasible_outcome(
@@ -196,12 +220,12 @@ def infeasible_outcome(
     problem: RebalanceProblem,
     reason: str,
     trade_date: date,
+    status: Literal["infeasible", "in_band"] = "infeasible",
 ) -> PortfolioRebalance:
-    """A portfolio left as it is, with the reason no rebalance was possible."""
+    """A portfolio left as it is, with the reason no rebalance was possible (or, ``in_band``,
+    why none was needed)."""
     unchanged = {s.security_id: s.quantity for s in problem.securities}
-    return _outcome(
-        portfolio_id, portfolio_name, "infeasible", reason, problem, unchanged, trade_date
-    )
+    return _outcome(portfolio_id, portfolio_name, status, reason, problem, unchanged, trade_date)
 
 
 def unpriced_outcome(
@@ -246,6 +270,8 @@ def _outcome(
     trade_date: date,
 ) -> PortfolioRebalance:
     market_value = problem.market_value
+    if problem.options is not None:
+        market_value += problem.options.cash_flow
     positions = tuple(
         position_outcome(s, adjusted[s.security_id], market_value, trade_date)
         for s in problem.securities
@@ -260,7 +286,17 @@ def _outcome(
         cash_before_rebalance=problem.cash,
         cash_after_rebalance=market_value - invested,
         positions=positions,
+        options=problem.options,
     )
+
+
+def in_band(position: PositionRebalance, market_value: Decimal) -> bool:
+    """Whether a position ended inside its (hard) band of the portfolio's value, exactly: what
+    stored positions report under options (computed from stored figures, not stored twice)."""
+    value, target = position.adjusted_position_market_value, position.target
+    with exact():
+        low = market_value * (target - position.low_drift)
+        return low <= value <= market_value * (target + position.high_drift)
 
 
 def position_outcome(

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
 from order_generation.adapters.db.database import Database
 from order_generation.domain.error_codes import ErrorCode
-from order_generation.domain.errors import InvalidState, NotFound
+from order_generation.domain.errors import InvalidState, NotFound, RuleViolation
 from order_generation.domain.ids import new_object_id, require_object_id
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.jobs import (
@@ -42,7 +42,13 @@ from order_generation.domain.jobs import (
 )
 from order_generation.domain.paging import check_page, fit_page
 from order_generation.domain.rebalance import PortfolioRebalance, RunHeader
-from order_generation.services.rebalancing import PriceSnapshot, Rebalancer
+from order_generation.domain.trading_options import RunOptions
+from order_generation.services.rebalancing import (
+    PriceSnapshot,
+    Rebalancer,
+    check_named_securities,
+    run_options,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -64,14 +70,29 @@ class JobService:
         """The queue new jobs' chunks go to (made after this service: its workers call it)."""
         self._queue = queue
 
-    async def start(self, model_id: str) -> Job:
-        """Queues a run of every portfolio of the model. Raises NotFound, InvalidState (no
-        portfolios) or ServiceUnavailable (the prices could not be fetched: nothing queued)."""
+    async def start(
+        self,
+        model_id: str,
+        options: Mapping[str, Any] | None = None,
+        portfolio_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Job:
+        """Queues a run of every portfolio of the model, with the request's trading options
+        over the model's (SPEC §8; fixed now, like the prices). Raises NotFound, InvalidState
+        (no portfolios), RuleViolation (options naming an unknown portfolio or security, or a
+        dry run: a job's run is its stored result) or ServiceUnavailable (the prices could not
+        be fetched: nothing queued)."""
         model_id = require_object_id(model_id, "model id")
+        if options is not None and options.get("dry_run"):
+            raise RuleViolation(
+                "dry_run cannot be combined with mode=async: a job's answer is its stored run",
+                code=ErrorCode.INVALID_OPTION,
+                errors=[{"field": "dry_run", "message": "not with mode=async", "type": "invalid"}],
+            )
         async with self._db.unit_of_work(write=False) as uow:
             model = await uow.models.get(model_id)
         if model is None:
             raise NotFound(f"model {model_id} not found")
+        layers = run_options(model, options, portfolio_options or {})
         if not model.portfolios:
             raise InvalidState(
                 f"model {model_id} has no portfolios to rebalance; add portfolios first",
@@ -80,6 +101,7 @@ class JobService:
         snapshot, names = await asyncio.gather(
             self._rebalancer.price_snapshot(), self._rebalancer.portfolio_names()
         )
+        check_named_securities(layers, model, snapshot)
         # Names fixed here, like the prices: one list of every portfolio for the whole job,
         # however many chunks (None if it could not be had: each chunk looks them up).
         chunks = chunks_of(model.portfolios, self._chunk_portfolios, names)
@@ -109,7 +131,7 @@ class JobService:
             created_at=now,
         )
         async with self._db.unit_of_work() as uow:
-            await uow.jobs.add(job, encode_inputs(model, snapshot), chunks)
+            await uow.jobs.add(job, encode_inputs(model, snapshot, layers), chunks)
             await uow.rebalances.add_header(header, complete=False)
             await uow.commit()
         assert self._queue is not None, "JobService.use_queue was not called"
@@ -192,14 +214,14 @@ class JobService:
             inputs = await uow.jobs.inputs(job_id)
             await uow.commit()
         chunk = found[0]
-        model, snapshot = decode_inputs(inputs)
+        model, snapshot, layers = decode_inputs(inputs)
         names = (
             None
             if chunk.portfolio_names is None
             else dict(zip(chunk.portfolio_ids, chunk.portfolio_names, strict=True))
         )
         outcomes = await self._rebalancer.outcomes(
-            model, chunk.portfolio_ids, snapshot, _today(), names
+            model, chunk.portfolio_ids, snapshot, _today(), names, layers
         )
         await self._store_chunk(job_id, chunk, outcomes, model, snapshot)
 
@@ -241,10 +263,13 @@ class JobService:
         log.info("chunk stored", job_id=job_id, chunk=chunk.number, done=job.done, total=job.total)
 
 
-def encode_inputs(model: InvestmentModel, snapshot: PriceSnapshot) -> str:
+def encode_inputs(
+    model: InvestmentModel, snapshot: PriceSnapshot, layers: RunOptions | None = None
+) -> str:
     """What a job computes against, as JSON text (decimals as strings: exact)."""
     return json.dumps(
         {
+            "options": None if layers is None else layers.document(),
             "model": {
                 "model_id": model.model_id,
                 "name": model.name,
@@ -262,7 +287,8 @@ def encode_inputs(model: InvestmentModel, snapshot: PriceSnapshot) -> str:
     )
 
 
-def decode_inputs(text: str) -> tuple[InvestmentModel, PriceSnapshot]:
+def decode_inputs(text: str) -> tuple[InvestmentModel, PriceSnapshot, RunOptions]:
+    """``encode_inputs`` read back; a job queued before options existed has none."""
     data = json.loads(text)
     stored = data["model"]
     model = InvestmentModel(
@@ -277,7 +303,9 @@ def decode_inputs(text: str) -> tuple[InvestmentModel, PriceSnapshot]:
     )
     tickers = {security_id: ticker for security_id, ticker, _ in data["prices"]}
     closes = {ticker: Decimal(price) for _, ticker, price in data["prices"]}
-    return model, PriceSnapshot.of(tickers, closes)
+    options = data.get("options")
+    layers = RunOptions() if options is None else RunOptions.of_document(options)
+    return model, PriceSnapshot.of(tickers, closes), layers
 
 
 def _today() -> date:

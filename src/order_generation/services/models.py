@@ -3,8 +3,9 @@ repository; this class puts them together in transactions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from order_generation.adapters.db.database import Database, UnitOfWork
 from order_generation.domain.error_codes import ErrorCode
@@ -28,9 +29,13 @@ class ModelService:
         self._db = db
 
     async def create(
-        self, name: str, positions: Iterable[Position], portfolios: Iterable[str]
+        self,
+        name: str,
+        positions: Iterable[Position],
+        portfolios: Iterable[str],
+        rebalance_options: Mapping[str, Any] | None = None,
     ) -> InvestmentModel:
-        model = new_model(name, positions, portfolios)
+        model = new_model(name, positions, portfolios, _checked(rebalance_options))
         async with self._db.unit_of_work() as uow:
             await _check_portfolios_free(uow, model)
             await uow.models.add(model)
@@ -64,14 +69,23 @@ class ModelService:
         last_rebalance_date: datetime | None,
         keep_last_rebalance_date: bool,
         version: int,
+        rebalance_options: Mapping[str, Any] | None = None,
+        keep_rebalance_options: bool = True,
     ) -> InvestmentModel:
         """PUT: the whole model at once. ``keep_last_rebalance_date`` (the field was left out)
-        keeps the stored date; otherwise ``last_rebalance_date`` replaces it (None clears)."""
+        keeps the stored date; otherwise ``last_rebalance_date`` replaces it (None clears).
+        ``keep_rebalance_options`` likewise keeps the stored default options."""
+        checked = _checked(rebalance_options)
 
         def revise(model: InvestmentModel) -> InvestmentModel:
             when = model.last_rebalance_date if keep_last_rebalance_date else last_rebalance_date
+            options = model.rebalance_options if keep_rebalance_options else checked
             return model.revised(
-                name=name, positions=positions, portfolios=portfolios, last_rebalance_date=when
+                name=name,
+                positions=positions,
+                portfolios=portfolios,
+                last_rebalance_date=when,
+                rebalance_options=options,
             )
 
         return await self._change(model_id, revise, version)
@@ -154,3 +168,12 @@ async def _check_portfolios_free(uow: UnitOfWork, model: InvestmentModel) -> Non
             f"a portfolio belongs to at most one model; already taken: {listed}",
             code=ErrorCode.PORTFOLIO_IN_OTHER_MODEL,
         )
+
+
+def _checked(options: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """Default options whose security ids are well formed (whether the services know them is
+    checked when a rebalance uses them: what they know changes)."""
+    for name in ("restrictions", "lot_sizes"):
+        for security_id in (options or {}).get(name) or {}:
+            require_object_id(security_id, f"rebalance_options.{name} security id")
+    return options

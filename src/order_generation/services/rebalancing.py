@@ -19,18 +19,20 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
 from order_generation.adapters.db.database import Database
 from order_generation.adapters.globeco import GlobecoClients
 from order_generation.adapters.globeco.accounting import SERVICE as ACCOUNTING
+from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import (
     InvalidServiceResponse,
     NoFeasibleRebalance,
     NotFound,
     Overloaded,
+    RuleViolation,
     ServiceUnavailable,
 )
 from order_generation.domain.ids import new_object_id, require_object_id
@@ -55,6 +57,7 @@ from order_generation.domain.rebalance import (
     rebalanced_outcome,
     unpriced_outcome,
 )
+from order_generation.domain.trading_options import RunOptions, TradingOptions
 from order_generation.observability.metrics import (
     OVERLOADED,
     REBALANCE_DURATION,
@@ -136,62 +139,96 @@ class Rebalancer:
             self._inflight -= 1
             REBALANCE_DURATION.labels(kind).observe(time.perf_counter() - started)
 
-    async def rebalance_portfolio(self, portfolio_id: str) -> tuple[str, PortfolioRebalance]:
-        """Rebalances one portfolio against the model that holds it and stores the run.
+    async def rebalance_portfolio(
+        self, portfolio_id: str, options: Mapping[str, Any] | None = None
+    ) -> tuple[str | None, PortfolioRebalance]:
+        """Rebalances one portfolio against the model that holds it and stores the run; with
+        ``options`` (SPEC §8, over the model's defaults) as the portfolio manager asks. The
+        run's id is None for a ``dry_run`` (nothing stored).
 
         Raises NotFound when no model holds the portfolio, NoFeasibleRebalance (nothing
-        stored) when no whole-unit solution exists or none is proven in time, and
+        stored) when no whole-unit solution exists or none is proven in time, RuleViolation
+        when the options name a security the security service does not know, and
         ServiceUnavailable when a required GlobeCo service fails.
         """
         portfolio_id = require_object_id(portfolio_id, "portfolio id")
         async with self._request("portfolio", portfolio_id=portfolio_id):
-            return await self._rebalance_portfolio(portfolio_id)
+            return await self._rebalance_portfolio(portfolio_id, options)
 
-    async def _rebalance_portfolio(self, portfolio_id: str) -> tuple[str, PortfolioRebalance]:
+    async def _rebalance_portfolio(
+        self, portfolio_id: str, options: Mapping[str, Any] | None
+    ) -> tuple[str | None, PortfolioRebalance]:
         async with self._db.unit_of_work(write=False) as uow:
             model = await uow.models.owner_of(portfolio_id)
         if model is None:
             raise NotFound(f"portfolio {portfolio_id} is not in any model; add it to one first")
+        layers = RunOptions(model.rebalance_options, options)
         name = asyncio.create_task(self._portfolio_name(portfolio_id))
         try:
             snapshot = await self.price_snapshot()
+            check_named_securities(layers, model, snapshot)
             outcome = await self._rebalance_one(
-                portfolio_id, model, snapshot, _today(), isolate_failures=False
+                portfolio_id,
+                model,
+                snapshot,
+                _today(),
+                isolate_failures=False,
+                options=layers.for_portfolio(portfolio_id),
             )
         except BaseException:
             name.cancel()
             raise
         outcome = replace(outcome, portfolio_name=await name)
         _count((outcome,))
-        if outcome.status != "rebalanced":
+        if outcome.status not in ("rebalanced", "in_band"):
             raise NoFeasibleRebalance(
                 f"no feasible solution exists for portfolio {portfolio_id}: {outcome.reason}"
             )
+        if outcome.options is not None and outcome.options.dry_run:
+            return None, outcome
         run = await self._store(model, (outcome,), snapshot, mark_model=False)
         return run.rebalance_id, outcome
 
-    async def rebalance_model(self, model_id: str) -> RebalanceRun | None:
+    async def rebalance_model(
+        self,
+        model_id: str,
+        options: Mapping[str, Any] | None = None,
+        portfolio_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> RebalanceRun | None:
         """Rebalances every portfolio of the model concurrently, against one price snapshot,
-        and stores them as one run (infeasible portfolios included, with their reason).
+        and stores them as one run (infeasible portfolios included, with their reason); with
+        ``options`` and each portfolio's ``portfolio_options`` (SPEC §8) over the model's
+        defaults. A ``dry_run`` stores nothing and marks nothing: its run is not stored.
 
         The first required service that fails aborts the whole run; nothing is stored. A
         portfolio whose holdings answer is unreadable is ``failed`` and the run goes on, unless
         every portfolio failed (then the service is not usable: InvalidServiceResponse, nothing
         stored). A model without portfolios has nothing to rebalance: None, nothing stored.
+        Options that name a portfolio outside the model, or a security the security service
+        does not know, raise RuleViolation (nothing computed).
         """
         model_id = require_object_id(model_id, "model id")
         async with self._request("model", model_id=model_id):
-            return await self._rebalance_model(model_id)
+            return await self._rebalance_model(model_id, options, portfolio_options or {})
 
-    async def _rebalance_model(self, model_id: str) -> RebalanceRun | None:
+    async def _rebalance_model(
+        self,
+        model_id: str,
+        options: Mapping[str, Any] | None,
+        portfolio_options: Mapping[str, Mapping[str, Any]],
+    ) -> RebalanceRun | None:
         async with self._db.unit_of_work(write=False) as uow:
             model = await uow.models.get(model_id)
         if model is None:
             raise NotFound(f"model {model_id} not found")
+        layers = run_options(model, options, portfolio_options)
         if not model.portfolios:
             return None
         snapshot = await self.price_snapshot()
-        outcomes = await self.outcomes(model, model.portfolios, snapshot, _today())
+        check_named_securities(layers, model, snapshot)
+        outcomes = await self.outcomes(model, model.portfolios, snapshot, _today(), None, layers)
+        if layers.shared is not None and layers.shared.dry_run:
+            return _unstored_run(model, outcomes, snapshot)
         return await self._store(model, outcomes, snapshot, mark_model=True)
 
     async def outcomes(
@@ -201,9 +238,11 @@ class Rebalancer:
         snapshot: PriceSnapshot,
         today: date,
         names: Mapping[str, str | None] | None = None,
+        layers: RunOptions | None = None,
     ) -> tuple[PortfolioRebalance, ...]:
         """The outcome of each of these portfolios of the model (in their order), named (from
         ``names`` when given, else looked up); the engine of model runs and of job chunks alike.
+        ``layers``: the run's trading options (default: the model's own, if any).
 
         The first required service that fails raises. A portfolio whose holdings answer is
         unreadable is ``failed`` and the others go on, unless every one of them failed (then
@@ -211,7 +250,10 @@ class Rebalancer:
         # One bulk call for the whole run rather than one per portfolio.
         lookup = asyncio.create_task(self.portfolio_names()) if names is None else None
         try:
-            outcomes, unreadable = await self._rebalance_all(model, portfolio_ids, snapshot, today)
+            layers = layers or RunOptions(model.rebalance_options)
+            outcomes, unreadable = await self._rebalance_all(
+                model, portfolio_ids, snapshot, today, layers
+            )
             if unreadable == len(outcomes):
                 raise InvalidServiceResponse(
                     ACCOUNTING,
@@ -233,6 +275,7 @@ class Rebalancer:
         portfolio_ids: Sequence[str],
         snapshot: PriceSnapshot,
         today: date,
+        layers: RunOptions,
     ) -> tuple[tuple[PortfolioRebalance, ...], int]:
         """Each portfolio's outcome, and how many of them had unreadable holdings."""
         gate = asyncio.Semaphore(self._concurrency)
@@ -243,7 +286,12 @@ class Rebalancer:
             async with gate:
                 try:
                     return await self._rebalance_one(
-                        portfolio_id, model, snapshot, today, isolate_failures=True
+                        portfolio_id,
+                        model,
+                        snapshot,
+                        today,
+                        isolate_failures=True,
+                        options=layers.for_portfolio(portfolio_id),
                     )
                 except InvalidServiceResponse as error:
                     # The service answered, but this portfolio's answer cannot be read: that
@@ -268,6 +316,7 @@ class Rebalancer:
         today: date,
         *,
         isolate_failures: bool,
+        options: TradingOptions | None = None,
     ) -> PortfolioRebalance:
         """This portfolio's outcome. ``isolate_failures`` (a model run): a portfolio whose
         solve fails is ``failed`` instead of raising. Unreadable holdings raise
@@ -275,9 +324,9 @@ class Rebalancer:
         with self._telemetry.span("rebalance.fetch_holdings", portfolio_id=portfolio_id):
             holdings = await self._clients.accounting.portfolio_holdings(portfolio_id)
         try:
-            problem = rebalance_problem(holdings, model, snapshot.prices)
+            problem = rebalance_problem(holdings, model, snapshot.prices, options)
         except MissingPrices as missing:
-            return unpriced_outcome(holdings, None, str(missing))
+            return replace(unpriced_outcome(holdings, None, str(missing)), options=options)
         with self._telemetry.span("rebalance.solve", portfolio_id=portfolio_id):
             started = time.perf_counter()
             try:
@@ -294,6 +343,8 @@ class Rebalancer:
             )
         if solution.status == "optimal":
             return rebalanced_outcome(portfolio_id, None, problem, solution, today)
+        if solution.status == "in_band":
+            return infeasible_outcome(portfolio_id, None, problem, IN_BAND, today, "in_band")
         reason = solution.reason.message if solution.reason else solution.status
         return infeasible_outcome(portfolio_id, None, problem, reason, today)
 
@@ -372,6 +423,73 @@ class Rebalancer:
                 # version N, but the model's new content was not rebalanced.
                 log.info("model changed during the run; not marked", model_id=model.model_id)
             await uow.commit()
+
+
+IN_BAND = (
+    "every security is inside its band and cash meets the reserve (trigger: out_of_band): "
+    "nothing to trade"
+)
+
+
+def run_options(
+    model: InvestmentModel,
+    options: Mapping[str, Any] | None,
+    portfolio_options: Mapping[str, Mapping[str, Any]],
+) -> RunOptions:
+    """A model run's option layers; RuleViolation for ``portfolio_options`` of a portfolio
+    outside the model, or a ``dry_run`` there (it applies to the whole run or none of it)."""
+    errors = []
+    held = set(model.portfolios)
+    for portfolio_id, layer in portfolio_options.items():
+        where = f"portfolio_options.{portfolio_id}"
+        if portfolio_id not in held:
+            message = f"portfolio {portfolio_id} is not in model {model.model_id}"
+            errors.append(_field_error(where, message))
+        if "dry_run" in layer:
+            message = "dry_run applies to the whole run: set it in the request"
+            errors.append(_field_error(f"{where}.dry_run", message))
+    if errors:
+        raise RuleViolation(errors[0]["message"], code=ErrorCode.INVALID_OPTION, errors=errors)
+    return RunOptions(model.rebalance_options, options, portfolio_options)
+
+
+def check_named_securities(
+    layers: RunOptions, model: InvestmentModel, snapshot: PriceSnapshot
+) -> None:
+    """RuleViolation when the options restrict or size lots of a security that is neither in
+    the model nor known (and priced) by the security and pricing services."""
+    known = snapshot.by_security.keys() | {p.security_id for p in model.positions}
+    errors = [
+        _field_error(f"{where}.{security_id}",
+                     f"security {security_id} is not in the model and not known to the security "
+                     "and pricing services")
+        for where, security_id in layers.named_securities()
+        if security_id not in known
+    ]  # fmt: skip
+    if errors:
+        raise RuleViolation(errors[0]["message"], code=ErrorCode.INVALID_OPTION, errors=errors)
+
+
+def _field_error(field: str, message: str) -> dict[str, str]:
+    return {"field": field, "message": message, "type": "invalid_option"}
+
+
+def _unstored_run(
+    model: InvestmentModel, outcomes: tuple[PortfolioRebalance, ...], snapshot: PriceSnapshot
+) -> RebalanceRun:
+    """A dry run's answer: a run as it would have been stored, but it is not (no id)."""
+    now = datetime.now(UTC)
+    return RebalanceRun(
+        rebalance_id="",
+        model_id=model.model_id,
+        model_name=model.name,
+        model_version=model.version,
+        rebalance_date=now,
+        portfolios=outcomes,
+        prices=snapshot.used_by(outcomes),
+        version=0,
+        created_at=now,
+    )
 
 
 def _count(outcomes: tuple[PortfolioRebalance, ...]) -> None:

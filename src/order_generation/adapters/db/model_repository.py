@@ -16,6 +16,7 @@ from order_generation.domain.error_codes import ErrorCode
 from order_generation.domain.errors import NotFound, RuleViolation, check_version
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.paging import Page, SortKey
+from order_generation.domain.trading_options import layer_from_text, layer_text
 
 _IDS_PER_QUERY = 10_000
 
@@ -90,6 +91,7 @@ class ModelRepository:
                 last_rebalance_date=model.last_rebalance_date,
                 version=model.version,
                 created_at=model.created_at,
+                rebalance_options=_options_text(model),
             )
         )
         await self._insert_children(model)
@@ -103,6 +105,7 @@ class ModelRepository:
             .values(
                 name=model.name,
                 last_rebalance_date=model.last_rebalance_date,
+                rebalance_options=_options_text(model),
                 version=models.c.version + 1,
             )
         )
@@ -196,9 +199,23 @@ class ModelRepository:
                 last_rebalance_date=row.last_rebalance_date,
                 version=row.version,
                 created_at=row.created_at,
+                rebalance_options=(
+                    None
+                    if row.rebalance_options is None
+                    else layer_from_text(row.rebalance_options)
+                ),
             )
             for row in rows
         ]
+
+
+def _options_text(model: InvestmentModel) -> str | None:
+    options = model.rebalance_options
+    return None if options is None else layer_text(options)
+
+
+def _options_of(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else layer_from_text(text)
 
 
 def _order_by(sort: Sequence[SortKey], binary_collation: str) -> list[ColumnElement[Any]]:

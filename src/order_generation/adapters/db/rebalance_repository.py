@@ -27,6 +27,7 @@ from order_generation.domain.rebalance import (
     RunHeader,
     SecurityPrice,
 )
+from order_generation.domain.trading_options import options_from_text, options_text
 
 # Domain field order: rows are selected in it and turned into values positionally.
 _POSITION_FIELDS = PositionRebalance._fields
@@ -75,6 +76,8 @@ class RebalanceRepository:
                     "rebalance_id": rebalance_id,
                     "ordinal": first + i,
                     **{f: getattr(p, f) for f in _PORTFOLIO_FIELDS},
+                    "options": None if p.options is None else options_text(p.options),
+                    "relaxed_by": p.relaxed_by,
                 }
                 for i, p in enumerate(portfolios)
             ],
@@ -187,7 +190,7 @@ class RebalanceRepository:
     ) -> list[PortfolioRebalance]:
         """The run's portfolios in run order, with their positions unless told not to: all of
         them, or ``count`` from the ``first`` (0-based), so a big run is read a slice at a time."""
-        portfolio_query = select(*(rebalance_portfolios.c[f] for f in _PORTFOLIO_FIELDS)).where(
+        portfolio_query = select(*_portfolio_columns()).where(
             rebalance_portfolios.c.rebalance_id == rebalance_id,
             rebalance_portfolios.c.ordinal >= first,
         )
@@ -206,10 +209,11 @@ class RebalanceRepository:
         # makes 10^3-10^5 of these.
         return [
             PortfolioRebalance(
-                row[0], row[1], row[2], row[3], row[4], row[5], row[6], tuple(positions[row[0]])
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6], tuple(positions[row[0]]),
+                row[8], None if row[7] is None else options_from_text(row[7]),
             )
             for row in rows
-        ]
+        ]  # fmt: skip
 
     async def portfolio(self, rebalance_id: str, portfolio_id: str) -> PortfolioRebalance | None:
         row = (
@@ -226,6 +230,8 @@ class RebalanceRepository:
         return PortfolioRebalance(
             **{f: getattr(row, f) for f in _PORTFOLIO_FIELDS},
             positions=tuple(positions[portfolio_id]),
+            relaxed_by=row.relaxed_by,
+            options=None if row.options is None else options_from_text(row.options),
         )
 
     async def delete(self, rebalance_id: str, expected_version: int) -> None:
@@ -278,6 +284,13 @@ class RebalanceRepository:
         ):
             positions[row[0]].append(PositionRebalance(*row[1:]))
         return positions
+
+
+def _portfolio_columns() -> list[ColumnElement[Any]]:
+    """``_PORTFOLIO_FIELDS``, then options and relaxed_by: a portfolio row's columns in the
+    order ``portfolios`` reads them."""
+    names = [*_PORTFOLIO_FIELDS, "options", "relaxed_by"]
+    return [rebalance_portfolios.c[name] for name in names]
 
 
 def _header_columns() -> list[ColumnElement[Any]]:

@@ -39,6 +39,8 @@ models = Table(
     Column("last_rebalance_date", UtcDateTime, nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Default trading options (SPEC §8) as JSON, NULL for none (migration 0007).
+    Column("rebalance_options", Text, nullable=True),
     Index("ix_models_name", "name"),
     Index("ix_models_last_rebalance_date", "last_rebalance_date"),
 )
@@ -117,6 +119,9 @@ rebalance_portfolios = Table(
     Column("market_value", ExactDecimal, nullable=True),
     Column("cash_before_rebalance", ExactDecimal, nullable=True),
     Column("cash_after_rebalance", ExactDecimal, nullable=True),
+    # Trading options as applied (JSON) and relax's widening; NULL without options (0007).
+    Column("options", Text, nullable=True),
+    Column("relaxed_by", ExactDecimal, nullable=True),
     # "Which runs include portfolio X" (POST /rebalances/portfolios).
     Index("ix_rebalance_portfolios_portfolio_id", "portfolio_id"),
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
 from order_generation.api.deps import ModelsDep
 from order_generation.api.exact_json import ExactJsonRoute
+from order_generation.api.options import RebalanceOptions
 from order_generation.api.routes import API_PREFIX
 from order_generation.api.schemas import (
     ErrorOut,
@@ -59,7 +60,8 @@ async def get_model(model_id: ObjectIdPath, models: ModelsDep) -> ModelOut:
 @router.post("/models", response_model=ModelOut, status_code=status.HTTP_201_CREATED)
 async def create_model(body: ModelCreate, models: ModelsDep) -> ModelOut:
     positions = [p.to_domain() for p in body.positions]
-    return ModelOut.of(await models.create(body.name, positions, body.portfolios))
+    options = _layer(body.rebalance_options)
+    return ModelOut.of(await models.create(body.name, positions, body.portfolios, options))
 
 
 @router.put("/model/{model_id}", response_model=ModelOut)
@@ -71,6 +73,10 @@ async def replace_model(model_id: ObjectIdPath, body: ModelUpdate, models: Model
         portfolios=body.portfolios,
         last_rebalance_date=body.last_rebalance_date,
         keep_last_rebalance_date="last_rebalance_date" not in body.model_fields_set,
+        rebalance_options=None
+        if body.rebalance_options is None
+        else body.rebalance_options.layer(),
+        keep_rebalance_options="rebalance_options" not in body.model_fields_set,
         version=body.version,
     )
     return ModelOut.of(model)
@@ -119,3 +125,7 @@ async def remove_portfolios(
     model_id: ObjectIdPath, body: PortfoliosChange, models: ModelsDep
 ) -> ModelOut:
     return ModelOut.of(await models.remove_portfolios(model_id, body.portfolios, body.version))
+
+
+def _layer(options: RebalanceOptions | None) -> dict[str, Any] | None:
+    return None if options is None else options.layer()

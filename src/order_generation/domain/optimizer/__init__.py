@@ -6,7 +6,7 @@ rest, so a caller can keep fast answers on its event loop and send only cash-bin
 a worker.
 """
 
-from order_generation.domain.optimizer._exact import plain
+from order_generation.domain.optimizer._exact import exact, plain
 from order_generation.domain.optimizer._highs import OptimizerFailure
 from order_generation.domain.optimizer._problem import (
     Infeasibility,
@@ -31,6 +31,7 @@ __all__ = [
     "SecurityTarget",
     "Status",
     "check_problem",
+    "exact",
     "optimize_rebalance",
     "optimize_rebalance_inline",
     "plain",

@@ -136,10 +136,11 @@ def restriction(
         tail = "a negative holding cannot reach 0 units without buying"
     else:
         tail = f"together with the rest it needs more than the {plain(budget)} the cash row allows"
+    subject = f"{sid} is {rule} and" if option == "restrictions" else f"{sid}, under mode {rule},"
     return Infeasibility(
         kind="restriction",
         message=(
-            f"{sid} is {rule} and holds {plain(security.quantity)} units worth "
+            f"{subject} holds {plain(security.quantity)} units worth "
             f"{percent(value, market_value)} % against a band of {band}: {tail}"
         ),
         security_id=sid,
