@@ -26,6 +26,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -174,7 +175,8 @@ def _solved_batches(
     # first: a child flushes the buffers it inherited when it exits, which would repeat them.
     sys.stdout.flush()
     sys.stderr.flush()
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    pool = multiprocessing.get_context("fork").Pool(processes, initializer=_default_signals)
+    try:
         pending: deque[AsyncResult[list[_Answer]]] = deque()
         for batch in chain(head, batches):
             pending.append(pool.apply_async(_solve_batch, (batch, time_limit)))
@@ -182,6 +184,21 @@ def _solved_batches(
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+    except BaseException:  # an error, or the reader stopped early (GeneratorExit)
+        pool.terminate()
+        raise
+    else:
+        pool.close()  # done: each process takes its sentinel and exits on its own
+    finally:
+        pool.join()
+
+
+def _default_signals() -> None:
+    """A solving process dies on SIGTERM and SIGINT, whatever handlers the parent had (a
+    server's graceful-shutdown handler, inherited through fork, would otherwise leave
+    ``Pool.terminate`` waiting forever for a process that will not stop)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _solve_batch(batch: list[tuple[int, str]], time_limit: float) -> list[_Answer]:
