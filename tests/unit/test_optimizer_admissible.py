@@ -65,6 +65,7 @@ def oracle_nearest(
     return min(units, key=lambda u: (abs(ideal - u * price), abs(u - holding), u))
 
 
+@pytest.mark.slow  # ~5 s; small and derandomized under mutation (test_optimizer_options_mutants)
 @settings(max_examples=400, deadline=None)
 @given(small_problems_with_options())
 def test_segments_and_the_nearest_unit_are_what_trying_every_unit_gives(
