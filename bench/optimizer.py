@@ -1,12 +1,15 @@
 """Benchmark: the exact optimizer against a continuous-LP-then-round baseline.
 
-    uv run python bench/optimizer.py            # full run (a few minutes)
+    uv run python bench/optimizer.py            # full run (several minutes)
     uv run python bench/optimizer.py --quick    # a tenth of the problems
+    uv run python bench/optimizer.py --constraints --sizes 10,50,100   # trading options only
 
 Generates seeded problems of four kinds at N = 10, 50, 100 and 500 securities, solves each with
 ``optimize_rebalance`` and with the baseline in the same process (pinned to one core), checks
 every answer in exact ``Fraction`` arithmetic with code that shares nothing with the optimizer,
-and prints one table. See bench/README.md for what the columns mean.
+and prints one table. A second table does the same for SPEC §8's trading options (issue 12):
+realistic (or infeasible) problems with options, each also solved without them as the baseline.
+See bench/README.md for what the columns mean.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 from importlib.metadata import version
@@ -33,18 +36,33 @@ from scipy.sparse import csr_matrix
 
 from order_generation.domain.optimizer import (
     RebalanceProblem,
+    RebalanceSolution,
     SecurityTarget,
     optimize_rebalance,
 )
+from order_generation.domain.trading_options import Restriction, TradingOptions, options_document
 
 SIZES = (10, 50, 100, 500)
-KINDS = ("realistic", "cash-binding", "exact-boundary", "infeasible")
+PLAIN_KINDS = ("realistic", "cash-binding", "exact-boundary", "infeasible")
+# SPEC §8's trading options (issue 12) on problems of the kinds above; each problem is also
+# solved without its options, as the baseline.
+CONSTRAINT_KINDS = (
+    "buy-only-deposit",
+    "sell-only-withdrawal",
+    "restricted-10pct",
+    "min-trade-1pct",
+    "round-lots-100",
+    "soft-bands",
+    "relax-infeasible",
+)
+KINDS = PLAIN_KINDS + CONSTRAINT_KINDS
 # Problems per (kind, N) in a full run; --quick divides by 10.
 COUNTS = {
     "realistic": {10: 1000, 50: 1000, 100: 1000, 500: 300},
     "cash-binding": {10: 200, 50: 200, 100: 200, 500: 50},
     "exact-boundary": {10: 300, 50: 300, 100: 300, 500: 100},
     "infeasible": {10: 300, 50: 300, 100: 300, 500: 100},
+    **{kind: {10: 200, 50: 200, 100: 200, 500: 50} for kind in CONSTRAINT_KINDS},
 }
 MAX_MODEL_POSITIONS = 100  # SPEC §2
 
@@ -172,11 +190,71 @@ def infeasible(rng: random.Random, n: int) -> RebalanceProblem:
     return RebalanceProblem(base.cash, tuple(rows))
 
 
+# --- trading options (SPEC §8) on the problems above ---------------------------------------------
+
+
+def percent_of_value(problem: RebalanceProblem, percent: int) -> Decimal:
+    return (problem.market_value * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def buy_only_deposit(rng: random.Random, n: int) -> RebalanceProblem:
+    """A deposit of 5 % of the value, invested without selling anything."""
+    base = realistic(rng, n)
+    options = TradingOptions(cash_flow=percent_of_value(base, 5), mode="buy_only")
+    return replace(base, options=options)
+
+
+def sell_only_withdrawal(rng: random.Random, n: int) -> RebalanceProblem:
+    """A withdrawal of 5 % of the value, raised without buying anything."""
+    base = realistic(rng, n)
+    options = TradingOptions(cash_flow=-percent_of_value(base, 5), mode="sell_only")
+    return replace(base, options=options)
+
+
+def restricted_10pct(rng: random.Random, n: int) -> RebalanceProblem:
+    """A tenth of the securities (at least one, in or out of the model) no_buy, no_sell or
+    locked, at random."""
+    base = realistic(rng, n)
+    chosen = rng.sample(base.securities, max(1, n // 10))
+    kinds: tuple[Restriction, ...] = ("no_buy", "no_sell", "locked")
+    restrictions = {s.security_id: rng.choice(kinds) for s in chosen}
+    return replace(base, options=TradingOptions(restrictions=restrictions))
+
+
+def min_trade_1pct(rng: random.Random, n: int) -> RebalanceProblem:
+    """Every trade 0 or worth at least 1 % of the value: about a model position's whole weight,
+    so some out-of-band holdings cannot be traded into their band at all."""
+    base = realistic(rng, n)
+    return replace(base, options=TradingOptions(min_trade_value=percent_of_value(base, 1)))
+
+
+def round_lots_100(rng: random.Random, n: int) -> RebalanceProblem:
+    """Trades in lots of 100 units. At GlobeCo prices a lot is often worth more than a band is
+    wide (below MV ≈ 10^6 especially), so many of these are infeasible, and rightly so."""
+    return replace(realistic(rng, n), options=TradingOptions(default_lot_size=100))
+
+
+def soft_bands(rng: random.Random, n: int) -> RebalanceProblem:
+    return replace(realistic(rng, n), options=TradingOptions(bands="soft"))
+
+
+def relax_infeasible(rng: random.Random, n: int) -> RebalanceProblem:
+    """The infeasible kind's problems (infeasible with hard bands), answered by widening them."""
+    return replace(infeasible(rng, n), options=TradingOptions(on_infeasible="relax"))
+
+
 GENERATORS: dict[str, Callable[[random.Random, int], RebalanceProblem]] = {
     "realistic": realistic,
     "cash-binding": cash_binding,
     "exact-boundary": exact_boundary,
     "infeasible": infeasible,
+    "buy-only-deposit": buy_only_deposit,
+    "sell-only-withdrawal": sell_only_withdrawal,
+    "restricted-10pct": restricted_10pct,
+    "min-trade-1pct": min_trade_1pct,
+    "round-lots-100": round_lots_100,
+    "soft-bands": soft_bands,
+    "relax-infeasible": relax_infeasible,
 }
 
 
@@ -229,6 +307,186 @@ def judge(problem: RebalanceProblem, units: list[int] | None) -> Fraction | None
         spend += value
         objective += abs(mv * t - value)
     return objective if spend <= mv else None
+
+
+# --- exact judging under trading options (SPEC §8; shares no code with the optimizer) -----------
+
+GRID = Fraction(1, 10_000)  # relax widens every band in steps of 0.0001
+# The Infeasibility kinds the optimizer documents; any other is a bug.
+REASON_KINDS = frozenset(
+    {
+        "non_positive_price",
+        "negative_market_value",
+        "empty_band",
+        "minimum_spend_exceeds_market_value",
+        "timeout",
+        "cash_flow_exceeds_market_value",
+        "lot_size",
+        "min_trade",
+        "restriction",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the options say about one security, read from SPEC §8 afresh."""
+
+    buy: bool  # buying allowed: not sell_only, not no_buy, not locked
+    sell: bool  # selling allowed: not buy_only, not no_sell, not locked
+    lot: int
+    min_value: Fraction
+    min_quantity: int
+    soft: bool
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One problem under its options, in exact numbers, with every band widened by ``widen``."""
+
+    options: TradingOptions
+    value: Fraction  # MV′ = MV + cash_flow: what targets and bands apply to
+    room: Fraction  # MV′·(1 − cash_reserve): Σ units·price may not exceed it
+    widen: Fraction
+
+
+def setting(problem: RebalanceProblem, widen: Fraction = Fraction(0)) -> Setting:
+    options = problem.options or TradingOptions()  # no options: the defaults, today's problem
+    value = Fraction(problem.cash) + Fraction(options.cash_flow)
+    for s in problem.securities:
+        value += Fraction(s.quantity) * Fraction(s.price)
+    return Setting(options, value, value * (1 - Fraction(options.cash_reserve)), widen)
+
+
+def rules_for(options: TradingOptions, security_id: str) -> Rules:
+    restriction = options.restrictions.get(security_id)
+    return Rules(
+        buy=options.mode != "sell_only" and restriction not in ("no_buy", "locked"),
+        sell=options.mode != "buy_only" and restriction not in ("no_sell", "locked"),
+        lot=options.lot_sizes.get(security_id, options.default_lot_size),
+        min_value=Fraction(options.min_trade_value),
+        min_quantity=options.min_trade_quantity,
+        soft=options.bands == "soft",
+    )
+
+
+def value_band(
+    where: Setting, s: SecurityTarget, rules: Rules
+) -> tuple[Fraction | None, Fraction | None]:
+    """The band of value a holding must end in (None: no bound, as with soft bands). A forbidden
+    direction waives that side of the band down (up) to the holding's whole part."""
+    if rules.soft:
+        return None, None
+    p, t, holding = Fraction(s.price), Fraction(s.target), Fraction(s.quantity)
+    low = where.value * (t - Fraction(s.low_drift) - where.widen)
+    high = where.value * (t + Fraction(s.high_drift) + where.widen)
+    if not rules.buy:
+        low = min(low, math.floor(holding) * p)
+    if not rules.sell:
+        high = max(high, math.ceil(holding) * p)
+    return low, high
+
+
+def admits(where: Setting, s: SecurityTarget, rules: Rules, units: Fraction) -> bool:
+    """Whether ending with ``units`` of ``s`` breaks no rule of SPEC §8, each tested literally."""
+    p, holding = Fraction(s.price), Fraction(s.quantity)
+    if p <= 0 or units < 0:
+        return False
+    if (not rules.buy and units > holding) or (not rules.sell and units < holding):
+        return False
+    if units.denominator != 1 and not (not rules.buy and not rules.sell and units == holding):
+        return False  # whole units, except a locked fractional holding kept as it is
+    trade = units - holding
+    if trade != 0 and not (units == 0 and holding > 0):  # selling out is always allowed
+        if abs(trade) * p < rules.min_value or abs(trade) < rules.min_quantity:
+            return False
+        if (units - math.floor(holding)) % rules.lot != 0:
+            return False  # lots count from the holding's whole part (docs/adr/0011)
+    low, high = value_band(where, s, rules)
+    return (low is None or low <= units * p) and (high is None or units * p <= high)
+
+
+def fewest_units(where: Setting, s: SecurityTarget, rules: Rules) -> Fraction | None:
+    """The smallest holding of ``s`` that ``admits`` allows, or None. Besides 0 and the holding
+    itself (no trade), an admissible holding is a whole u in [first, last] (≥ 0, the band, the
+    directions), on the lot's grid from the holding's whole part, at least ``least`` units from
+    the holding: so the smallest is the first grid point from ``first``, or else the first one
+    from the holding + ``least``. Each candidate is then tested literally."""
+    p, holding = Fraction(s.price), Fraction(s.quantity)
+    if p <= 0:
+        return None
+    low, _ = value_band(where, s, rules)
+    first = 0 if low is None else max(0, math.ceil(low / p))
+    if not rules.sell:
+        first = max(first, math.ceil(holding))
+    least = max(Fraction(rules.min_quantity), rules.min_value / p)
+    anchor = math.floor(holding)
+    above = max(first, math.ceil(holding + least))
+    tried = [Fraction(0), holding]
+    tried += [Fraction(u + (anchor - u) % rules.lot) for u in (first, above)]
+    return min((u for u in tried if admits(where, s, rules, u)), default=None)
+
+
+def feasible_under(problem: RebalanceProblem, widen: Fraction = Fraction(0)) -> bool:
+    """Whether any holdings satisfy every rule: each security has an admissible holding and the
+    fewest of each together fit the cash row (the objective plays no part)."""
+    where = setting(problem, widen)
+    if where.value < 0:
+        return False
+    cheapest = Fraction(0)
+    for s in problem.securities:
+        units = fewest_units(where, s, rules_for(where.options, s.security_id))
+        if units is None:
+            return False
+        cheapest += units * Fraction(s.price)
+    return cheapest <= where.room
+
+
+def fault(problem: RebalanceProblem, solution: RebalanceSolution) -> str | None:
+    """What is wrong with ``solution`` as an answer to ``problem`` under its options, or None.
+    Validity only (optimality against brute force is the unit tests' job): an answer keeps
+    every rule (bands widened by ``relaxed_by``), ``relaxed_by`` is the smallest grid widening
+    that admits one, and "infeasible" is true and says why."""
+    options = problem.options or TradingOptions()
+    relax = options.on_infeasible == "relax"
+    reason = solution.reason
+    if solution.status == "timeout":
+        return None if reason is not None and reason.kind == "timeout" else "timeout, no reason"
+    if solution.status == "infeasible":
+        if reason is None or reason.kind not in REASON_KINDS:
+            return f"infeasible with reason kind {reason and reason.kind!r}"
+        # relax: widening by 1 already admits every value from 0 to MV′, so it is the last hope.
+        if feasible_under(problem, Fraction(1) if relax else Fraction(0)):
+            return "infeasible, but holdings exist that keep every rule"
+        return None
+    if solution.status != "optimal":
+        return f"status {solution.status!r}"
+    widen = Fraction(0)
+    if solution.relaxed_by is not None:
+        widen = Fraction(solution.relaxed_by)
+        if not relax or not 0 < widen <= 1 or widen % GRID:
+            return f"relaxed_by {solution.relaxed_by}"
+        if reason is None or reason.kind != "relaxed":
+            return "relaxed, without the reason that says so"
+        if feasible_under(problem, widen - GRID):
+            return f"relaxed_by {solution.relaxed_by}, but one grid step less admits a solution"
+    where = setting(problem, widen)
+    if list(solution.quantities) != [s.security_id for s in problem.securities]:
+        return "quantities do not name every security, in problem order"
+    spend = objective = Fraction(0)
+    for s in problem.securities:
+        units = Fraction(solution.quantities[s.security_id])
+        if not admits(where, s, rules_for(options, s.security_id), units):
+            return f"{s.security_id}: {units} units break a rule"
+        spend += units * Fraction(s.price)
+        objective += abs(where.value * Fraction(s.target) - units * Fraction(s.price))
+    if spend > where.room:
+        return f"spends {spend} > {where.room}"
+    if solution.objective is None or Fraction(solution.objective) != objective:
+        return f"objective {solution.objective}, exactly {objective}"
+    if Fraction(solution.market_value) != where.value:
+        return f"market value {solution.market_value}, exactly {where.value}"
+    return None
 
 
 # --- the two solvers ---------------------------------------------------------------------------
@@ -330,9 +588,86 @@ def measure(
     return mine, theirs
 
 
+@dataclass
+class OptionsTally:
+    """One (kind, N) of trading-option problems, each solved with its options and without."""
+
+    ours: Tally = field(default_factory=Tally)  # with the options
+    plain: Tally = field(default_factory=Tally)  # the same problems with options=None
+    infeasible: int = 0
+    plain_infeasible: int = 0
+    milp: int = 0  # answers that needed the MILP (cash binds)
+    relaxed: int = 0  # answers with relaxed_by set
+    # relax: one solve of the same problem at the widening it found (bands widened by
+    # relaxed_by, no search): what the search costs on top of the answer itself.
+    once: Tally = field(default_factory=Tally)
+    faults: list[tuple[RebalanceProblem, RebalanceSolution, str]] = field(default_factory=list)
+
+
+def measure_options(problems: list[RebalanceProblem], time_limit: float) -> OptionsTally:
+    tally = OptionsTally()
+    for i, problem in enumerate(problems):
+        pair = [(problem, tally.ours), (replace(problem, options=None), tally.plain)]
+        # Alternate which goes first, so neither gains from the other warming the caches.
+        for subject, times in pair if i % 2 == 0 else pair[::-1]:
+            started = time.perf_counter()
+            solution = optimize_rebalance(subject, time_limit_seconds=time_limit)
+            times.times.append(time.perf_counter() - started)
+            wrong = fault(subject, solution)
+            if wrong is not None:
+                times.invalid += 1
+                tally.faults.append((subject, solution, wrong))
+            times.timeouts += solution.status == "timeout"
+            if solution.status == "infeasible":
+                if subject.options is None:
+                    tally.plain_infeasible += 1
+                else:
+                    tally.infeasible += 1
+            if subject.options is not None:
+                tally.milp += solution.method.startswith("milp")
+                tally.relaxed += solution.relaxed_by is not None
+                if solution.relaxed_by is not None:
+                    widened = widened_once(subject, solution.relaxed_by)
+                    started = time.perf_counter()
+                    optimize_rebalance(widened, time_limit_seconds=time_limit)
+                    tally.once.times.append(time.perf_counter() - started)
+    return tally
+
+
+def widened_once(problem: RebalanceProblem, widening: Decimal) -> RebalanceProblem:
+    """The problem with every band already widened by ``widening`` and no relax."""
+    assert problem.options is not None
+    securities = tuple(
+        s._replace(low_drift=s.low_drift + widening, high_drift=s.high_drift + widening)
+        for s in problem.securities
+    )
+    options = replace(problem.options, on_infeasible="report")
+    return replace(problem, securities=securities, options=options)
+
+
 def problems_for(kind: str, n: int, count: int, seed: int) -> list[RebalanceProblem]:
     rng = random.Random(f"{seed}/{kind}/{n}")
     return [GENERATORS[kind](rng, n) for _ in range(count)]
+
+
+def problem_record(problem: RebalanceProblem, problem_id: str) -> dict[str, object]:
+    """One problem in the ``ogs solve`` input format."""
+    positions = [
+        {
+            "security_id": s.security_id,
+            "price": str(s.price),
+            "quantity": str(s.quantity),
+            "target": str(s.target),
+            "low_drift": str(s.low_drift),
+            "high_drift": str(s.high_drift),
+        }
+        for s in problem.securities
+    ]
+    record: dict[str, object] = {"id": problem_id, "cash": str(problem.cash)}
+    record["positions"] = positions
+    if problem.options is not None:
+        record["options"] = options_document(problem.options)
+    return record
 
 
 def write_jsonl(path: Path, batches: Iterator[tuple[str, int, list[RebalanceProblem]]]) -> int:
@@ -341,23 +676,7 @@ def write_jsonl(path: Path, batches: Iterator[tuple[str, int, list[RebalanceProb
     with path.open("w", encoding="utf-8") as out:
         for kind, n, problems in batches:
             for i, problem in enumerate(problems):
-                positions = [
-                    {
-                        "security_id": s.security_id,
-                        "price": str(s.price),
-                        "quantity": str(s.quantity),
-                        "target": str(s.target),
-                        "low_drift": str(s.low_drift),
-                        "high_drift": str(s.high_drift),
-                    }
-                    for s in problem.securities
-                ]
-                record = {
-                    "id": f"{kind}-{n}-{i}",
-                    "cash": str(problem.cash),
-                    "positions": positions,
-                }
-                out.write(json.dumps(record) + "\n")
+                out.write(json.dumps(problem_record(problem, f"{kind}-{n}-{i}")) + "\n")
                 written += 1
     return written
 
@@ -441,6 +760,87 @@ def check_targets(results: dict[tuple[str, int], tuple[Tally, Tally]]) -> list[s
     return lines
 
 
+OPTION_COLUMNS = (
+    f"{'kind':<21}{'N':>4}{'count':>6} | {'median ms':>9}{'p95 ms':>9}{'max ms':>9}{'infeas':>7}"
+    f"{'milp':>6}{'relaxed':>8}{'invalid':>8}{'timeout':>8} | {'plain med':>9}{'p95 ms':>9}"
+    f"{'infeas':>7}{'invalid':>8} | {'ratio':>6}"
+)
+
+
+def share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
+
+
+def ratio_of_medians(tally: OptionsTally) -> float:
+    return tally.ours.row()["median"] / tally.plain.row()["median"]
+
+
+def option_row(kind: str, n: int, tally: OptionsTally) -> str:
+    m, b, count = tally.ours.row(), tally.plain.row(), len(tally.ours.times)
+    return (
+        f"{kind:<21}{n:>4}{count:>6} | {m['median']:>9.3f}{m['p95']:>9.3f}{m['max']:>9.1f}"
+        f"{share(tally.infeasible, count):>7}{share(tally.milp, count):>6}{tally.relaxed:>8}"
+        f"{tally.ours.invalid:>8}{tally.ours.timeouts:>8} | {b['median']:>9.3f}{b['p95']:>9.3f}"
+        f"{share(tally.plain_infeasible, count):>7}{tally.plain.invalid:>8} |"
+        f"{ratio_of_medians(tally):>5.2f}x"
+        + (
+            f"  (one solve at the widening found: {tally.once.row()['median']:.3f} ms, "
+            f"{m['median'] / tally.once.row()['median']:.2f}x)"
+            if tally.once.times
+            else ""
+        )
+    )
+
+
+def check_option_targets(results: dict[tuple[str, int], OptionsTally]) -> list[str]:
+    """Issue 12's targets at N = 100: per kind no invalid answer, and the median with options
+    at most 3× the median of the same problems without (relax: 10× one plain solve)."""
+    lines = []
+    for kind in CONSTRAINT_KINDS:
+        tally = results.get((kind, 100))
+        if tally is None:
+            continue
+        wrong = tally.ours.invalid + tally.plain.invalid
+        lines.append(
+            f"  {'PASS' if wrong == 0 else 'FAIL':<8} {kind} N=100: 0 invalid answers "
+            f"(found {tally.ours.invalid} with options, {tally.plain.invalid} without)"
+        )
+        if kind == "relax-infeasible":
+            # "relax ≤ 10× one solve": the relax answer against one solve of the same problem
+            # at the widening it found (the search's cost); the plain solve of the unwidened
+            # problem (infeasible at once, by bounds) is printed in the table for reference.
+            ratio = tally.ours.row()["median"] / tally.once.row()["median"]
+            lines.append(
+                f"  {'PASS' if ratio <= 10 else 'FAIL':<8} {kind} N=100: median <= 10x one "
+                f"solve at the widening found ({ratio:.2f}x)"
+            )
+            continue
+        ratio = ratio_of_medians(tally)
+        lines.append(
+            f"  {'PASS' if ratio <= 3 else 'FAIL':<8} {kind} N=100: median <= 3x the "
+            f"median without options ({ratio:.2f}x)"
+        )
+    if not lines:
+        lines.append("  skipped  (no trading-option kind measured at N=100)")
+    wrong = sum(t.ours.invalid + t.plain.invalid for t in results.values())
+    lines.append(
+        f"  {'PASS' if wrong == 0 else 'FAIL':<8} every N: 0 invalid answers (found {wrong})"
+    )
+    return lines
+
+
+def print_faults(results: dict[tuple[str, int], OptionsTally], limit: int = 5) -> None:
+    """The first invalid answers, with their problems in full (``ogs solve`` JSON) to replay."""
+    faults = [(kind, n, item) for (kind, n), tally in results.items() for item in tally.faults]
+    if not faults:
+        return
+    print(f"\ninvalid answers ({len(faults)}; the first {min(limit, len(faults))}):")
+    for kind, n, (problem, solution, wrong) in faults[:limit]:
+        print(f"- {kind} N={n}: {wrong}")
+        print(f"  solution: {solution!r}")
+        print(f"  problem: {json.dumps(problem_record(problem, f'{kind}-{n}'))}")
+
+
 def print_setup(args: argparse.Namespace, sizes: list[int], kinds: list[str], divisor: int) -> None:
     pinning = pin_to_one_core()
     print("# Optimizer benchmark")
@@ -455,6 +855,12 @@ def print_setup(args: argparse.Namespace, sizes: list[int], kinds: list[str], di
         "nearest whole unit. CVXPY would only add 10-90 ms of model building per problem, so "
         "the speed ratio is conservative."
     )
+    if any(k in CONSTRAINT_KINDS for k in kinds):
+        print(
+            "trading options (SPEC §8): each problem is also solved without its options "
+            "(options=None) in the same process, alternating which goes first; ratio = median "
+            "with options / median without"
+        )
     counts = ", ".join(f"{k} {[max(COUNTS[k][n] // divisor, 1) for n in sizes]}" for k in kinds)
     print(f"problems per N = {sizes}: {counts}")
 
@@ -467,6 +873,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated N")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated problem kinds")
+    parser.add_argument(
+        "--constraints", action="store_true", help="only the trading-option kinds (issue 12)"
+    )
     parser.add_argument("--time-limit", type=float, default=30.0, help="per problem, seconds")
     parser.add_argument("--no-baseline", action="store_true", help="time the optimizer only")
     parser.add_argument(
@@ -474,25 +883,46 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
-    kinds = args.kinds.split(",")
+    kinds = list(CONSTRAINT_KINDS) if args.constraints else args.kinds.split(",")
+    unknown = [k for k in kinds if k not in GENERATORS]
+    if unknown:
+        parser.error(f"unknown kinds {unknown}; known: {', '.join(KINDS)}")
     divisor = 10 if args.quick else 1
     print_setup(args, sizes, kinds, divisor)
-    # Warm up imports (highspy, scipy) outside the timings.
+    # Warm up imports (highspy, scipy) and the options path outside the timings.
     measure(problems_for("cash-binding", 10, 1, args.seed), args.time_limit, True)
+    measure_options(problems_for("relax-infeasible", 10, 2, args.seed), args.time_limit)
 
-    print()
-    print(COLUMNS)
-    print("-" * len(COLUMNS))
     batches = []
-    results = {}
-    for kind in kinds:
-        for n in sizes:
-            problems = problems_for(kind, n, max(COUNTS[kind][n] // divisor, 1), args.seed)
-            batches.append((kind, n, problems))
-            results[kind, n] = measure(problems, args.time_limit, not args.no_baseline)
-            print(table_row(kind, n, *results[kind, n]), flush=True)
-    print("\ntargets (issue):")
-    print("\n".join(check_targets(results)))
+    plain_kinds = [k for k in kinds if k in PLAIN_KINDS]
+    if plain_kinds:
+        print()
+        print(COLUMNS)
+        print("-" * len(COLUMNS))
+        results = {}
+        for kind in plain_kinds:
+            for n in sizes:
+                problems = problems_for(kind, n, max(COUNTS[kind][n] // divisor, 1), args.seed)
+                batches.append((kind, n, problems))
+                results[kind, n] = measure(problems, args.time_limit, not args.no_baseline)
+                print(table_row(kind, n, *results[kind, n]), flush=True)
+        print("\ntargets (issue):")
+        print("\n".join(check_targets(results)))
+    option_kinds = [k for k in kinds if k in CONSTRAINT_KINDS]
+    if option_kinds:
+        print()
+        print(OPTION_COLUMNS)
+        print("-" * len(OPTION_COLUMNS))
+        option_results = {}
+        for kind in option_kinds:
+            for n in sizes:
+                problems = problems_for(kind, n, max(COUNTS[kind][n] // divisor, 1), args.seed)
+                batches.append((kind, n, problems))
+                option_results[kind, n] = measure_options(problems, args.time_limit)
+                print(option_row(kind, n, option_results[kind, n]), flush=True)
+        print("\ntargets (issue 12, trading options):")
+        print("\n".join(check_option_targets(option_results)))
+        print_faults(option_results)
     if args.write_problems:
         count = write_jsonl(args.write_problems, iter(batches))
         print(f"\nwrote {count} problems to {args.write_problems}")

@@ -197,6 +197,12 @@ async def test_model_defaults_are_overridden_per_request_and_per_portfolio(
         f"{V1}/model/{model['model_id']}", json=without(current, "model_id", "rebalance_options")
     )
     assert kept.json()["rebalance_options"] == defaults
+    refused = await sandbox_api.put(
+        f"{V1}/model/{model['model_id']}",
+        json={**without(kept.json(), "model_id"), "rebalance_options": {"dry_run": True}},
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"][0]["field"] == "rebalance_options.dry_run"
     cleared = await sandbox_api.put(
         f"{V1}/model/{model['model_id']}",
         json={**without(kept.json(), "model_id"), "rebalance_options": None},

@@ -139,12 +139,13 @@ LOCKED = SecurityRules(no_buy=True, no_sell=True)
 
 def test_a_locked_fraction_stays_only_if_it_is_a_holding_the_cash_row_can_carry() -> None:
     price, wide = Decimal(10), (Decimal(-1000), Decimal(1000))
-    assert admissible_segments(price, Decimal("4.5"), *wide, Decimal(100), LOCKED) == [
-        Segment(Decimal("4.5"), Decimal("4.5"), Decimal(1))
-    ]
-    assert admissible_segments(price, Decimal("4.5"), *wide, Decimal(45), LOCKED) != []
-    assert admissible_segments(price, Decimal("4.5"), *wide, Decimal(44), LOCKED) == []
-    assert admissible_segments(price, Decimal("-1.5"), *wide, Decimal(100), LOCKED) == []
+    with exact():
+        assert admissible_segments(price, Decimal("4.5"), *wide, Decimal(100), LOCKED) == [
+            Segment(Decimal("4.5"), Decimal("4.5"), Decimal(1))
+        ]
+        assert admissible_segments(price, Decimal("4.5"), *wide, Decimal(45), LOCKED) != []
+        assert admissible_segments(price, Decimal("4.5"), *wide, Decimal(44), LOCKED) == []
+        assert admissible_segments(price, Decimal("-1.5"), *wide, Decimal(100), LOCKED) == []
 
 
 # --- the nearest admissible unit ------------------------------------------------------------------

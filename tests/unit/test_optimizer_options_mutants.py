@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit import test_optimizer_admissible as admissible
+from tests.unit import test_optimizer_constrained_parts as parts
 from tests.unit import test_optimizer_options as options
 from tests.unit.test_optimizer_options_oracle import small_problems_with_options
 from tests.unit.test_optimizer_properties_mutants import FIXED
@@ -69,5 +70,13 @@ def test_default_options_give_todays_answer_fixed(cash: str, rows: list[tuple[st
 @given(small_problems_with_options())
 def test_segments_and_the_nearest_unit_fixed(case: Case) -> None:
     admissible.test_segments_and_the_nearest_unit_are_what_trying_every_unit_gives.hypothesis.inner_test(
+        case
+    )  # type: ignore[attr-defined]
+
+
+@settings(FIXED, max_examples=80)
+@given(options.oracle_problems())
+def test_ties_keep_the_unit_nearer_the_holding_fixed(case: Case) -> None:
+    parts.test_ties_keep_the_unit_nearer_the_holding_when_it_is_affordable.hypothesis.inner_test(
         case
     )  # type: ignore[attr-defined]

@@ -9,13 +9,16 @@ import pytest
 
 from order_generation.domain.holdings import PortfolioHoldings
 from order_generation.domain.investment_model import Position, new_model
-from order_generation.domain.optimizer import RebalanceSolution, optimize_rebalance
+from order_generation.domain.optimizer import RebalanceSolution, SecurityTarget, optimize_rebalance
 from order_generation.domain.rebalance import (
     MissingPrices,
+    in_band,
     infeasible_outcome,
+    position_outcome,
     rebalance_problem,
     rebalanced_outcome,
 )
+from order_generation.domain.trading_options import TradingOptions
 
 A, B, C, D = (f"{i:024x}" for i in range(1, 5))
 PF = "f" * 24
@@ -145,3 +148,83 @@ def test_a_solution_for_another_problem_is_refused() -> None:
     wrong = RebalanceSolution("optimal", Decimal(0), {A: 1}, Decimal(0), None)
     with pytest.raises(ValueError, match="does not answer"):
         rebalanced_outcome(PF, None, problem, wrong, TODAY)
+
+
+# --- under trading options (SPEC §8) -----------------------------------------------------------
+
+
+def test_options_reach_the_problem_and_the_outcome_counts_the_cash_flow() -> None:
+    # MV = 1,700 + a deposit of 300 = 2,000. A: 0.5 · 2,000 / 100 = 10; B: 0.3 · 2,000 / 50 = 12.
+    holdings = PortfolioHoldings(PF, D_("1000"), {A: D_("5"), C: D_("10")})
+    options = TradingOptions(cash_flow=D_("300"))
+    problem = rebalance_problem(holdings, MODEL, PRICES, options)
+    assert problem.options is options
+    outcome = rebalanced_outcome(PF, None, problem, optimize_rebalance(problem), TODAY)
+    assert outcome.options is options
+    assert outcome.relaxed_by is None
+    assert outcome.market_value == D_("2000")
+    assert outcome.cash_before_rebalance == D_("1000")
+    assert outcome.cash_after_rebalance == D_("2000") - 10 * 100 - 12 * 50
+    a, b, _ = outcome.positions
+    assert (a.adjusted_quantity, a.actual, b.adjusted_quantity, b.actual) == (
+        10,
+        D_("0.5"),
+        12,
+        D_("0.3"),
+    )
+    assert [in_band(p, outcome.market_value) for p in outcome.positions] == [True, True, True]
+    # Without options the same holdings are not charged a cash flow, and carry no options.
+    plain = rebalance_problem(holdings, MODEL, PRICES)
+    assert plain.options is None
+    assert rebalanced_outcome(PF, None, plain, optimize_rebalance(plain), TODAY).options is None
+
+
+def test_a_relaxed_outcome_keeps_the_widening_and_says_so() -> None:
+    # MV = 100: A's band [10, 20] holds no unit at 25 until widened by 0.05.
+    model = new_model("m", [Position(A, D_("0.15"), D_("0.05"), D_("0.05"))], [PF])
+    holdings = PortfolioHoldings(PF, D_("100"), {})
+    options = TradingOptions(on_infeasible="relax")
+    problem = rebalance_problem(holdings, model, {A: D_("25")}, options)
+    outcome = rebalanced_outcome(PF, None, problem, optimize_rebalance(problem), TODAY)
+    assert (outcome.status, outcome.relaxed_by) == ("rebalanced", D_("0.05"))
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("no whole-unit answer fits the bands; every band was widened")
+    (a,) = outcome.positions
+    assert (a.adjusted_quantity, in_band(a, D_("100"))) == (1, False)  # 25 is outside 10-20
+
+
+def test_an_in_band_outcome_keeps_the_holdings() -> None:
+    holdings = PortfolioHoldings(PF, D_("1000"), {A: D_("5")})
+    problem = rebalance_problem(holdings, MODEL, PRICES, TradingOptions(trigger="out_of_band"))
+    outcome = infeasible_outcome(PF, None, problem, "in band", TODAY, "in_band")
+    assert (outcome.status, outcome.reason, outcome.trades) == ("in_band", "in band", ())
+    assert [p.adjusted_quantity for p in outcome.positions] == [5, 0]
+
+
+@pytest.mark.parametrize(
+    ("value", "inside"), [("250", True), ("249.99", False), ("350", True), ("350.01", False)]
+)
+def test_in_band_is_inclusive_and_exact(value: str, inside: bool) -> None:
+    # Target 30 % ± 5 % of 1,000: 250 to 350.
+    position = position_outcome(
+        SecurityTarget(A, D_("0.01"), D_("0"), D_("0.3"), D_("0.05"), D_("0.05")),
+        D_(value) / D_("0.01"),
+        D_("1000"),
+        TODAY,
+    )
+    assert in_band(position, D_("1000")) is inside
+
+
+def test_model_default_options_are_kept_only_when_set() -> None:
+    assert new_model("m", [], [], {}).rebalance_options is None
+    assert new_model("m", [], [], {"mode": "buy_only"}).rebalance_options == {"mode": "buy_only"}
+    revised = MODEL.revised(
+        name="m", positions=MODEL.positions, portfolios=(), last_rebalance_date=None,
+        rebalance_options={},
+    )  # fmt: skip
+    assert revised.rebalance_options is None
+    kept = MODEL.revised(
+        name="m", positions=MODEL.positions, portfolios=(), last_rebalance_date=None,
+        rebalance_options={"bands": "soft"},
+    )  # fmt: skip
+    assert kept.rebalance_options == {"bands": "soft"}

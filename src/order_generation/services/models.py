@@ -172,7 +172,15 @@ async def _check_portfolios_free(uow: UnitOfWork, model: InvestmentModel) -> Non
 
 def _checked(options: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     """Default options whose security ids are well formed (whether the services know them is
-    checked when a rebalance uses them: what they know changes)."""
+    checked when a rebalance uses them: what they know changes), without ``dry_run`` (a
+    request's choice: as a default it would silently stop every rebalance of the model)."""
+    if options and "dry_run" in options:
+        raise RuleViolation(
+            "rebalance_options.dry_run: a dry run is asked per request, not stored as a default",
+            code=ErrorCode.INVALID_OPTION,
+            errors=[{"field": "rebalance_options.dry_run", "message": "not a model default",
+                     "type": "invalid_option"}],
+        )  # fmt: skip
     for name in ("restrictions", "lot_sizes"):
         for security_id in (options or {}).get(name) or {}:
             require_object_id(security_id, f"rebalance_options.{name} security id")

@@ -57,28 +57,30 @@ def admissible_segments(
     Buying forbidden keeps ``⌊holding⌋`` admissible whatever the band (and selling forbidden
     ``⌈holding⌉``): a restriction waives the band on the side it forbids. Trades other than
     selling out are multiples of the lot counted from ``⌊holding⌋`` and at least the minimum
-    trade. A locked fractional holding stays as it is.
+    trade. A locked fractional holding stays as it is. In the ``exact()`` context (the
+    caller's: this runs once per security of every constrained solve).
     """
-    with exact():
-        whole = _floor_div(holding, _ONE)
-        if rules.no_buy and rules.no_sell and holding != whole:
-            fits = holding >= _ZERO and holding * price <= most_value
-            return [Segment(holding, holding, _ONE)] if fits else []
-        above = whole if holding == whole else whole + _ONE  # ⌈holding⌉
-        low, high = (_ZERO, most_value) if rules.soft_band else (band_low, band_high)
-        if rules.no_buy:
-            low = min(low, whole * price)
-        if rules.no_sell:
-            high = max(high, above * price)
-        first = max(_ZERO, ceil_div(low, price))
-        last = _floor_div(min(high, most_value), price)
-        if rules.no_buy:
-            last = min(last, whole)
-        if rules.no_sell:
-            first = max(first, above)
-        if first > last:
-            return []
-        return _trades(first, last, holding, whole, price, rules)
+    whole = _floor_div(holding, _ONE)
+    if rules.no_buy and rules.no_sell and holding != whole:
+        fits = holding >= _ZERO and holding * price <= most_value
+        return [Segment(holding, holding, _ONE)] if fits else []
+    above = whole if holding == whole else whole + _ONE  # ⌈holding⌉
+    low, high = (_ZERO, most_value) if rules.soft_band else (band_low, band_high)
+    if rules.no_buy:
+        low = min(low, whole * price)
+    if rules.no_sell:
+        high = max(high, above * price)
+    first = max(_ZERO, ceil_div(low, price))
+    last = _floor_div(min(high, most_value), price)
+    if rules.no_buy:
+        last = min(last, whole)
+    if rules.no_sell:
+        first = max(first, above)
+    if first > last:
+        return []
+    if rules.lot == 1 and not rules.min_trade_quantity and not rules.min_trade_value:
+        return [Segment(first, last, _ONE)]  # every unit: selling out is in it if admitted
+    return _trades(first, last, holding, whole, price, rules)
 
 
 def nearest_admissible(

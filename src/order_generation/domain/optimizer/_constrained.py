@@ -22,7 +22,7 @@ from order_generation.domain.optimizer._admissible import (
     admissible_segments,
     nearest_admissible,
 )
-from order_generation.domain.optimizer._exact import ceil_div, exact
+from order_generation.domain.optimizer._exact import ceil_div, exact, nearest_unit
 from order_generation.domain.optimizer._highs import OptimizerFailure
 from order_generation.domain.optimizer._milp import Choosable, CutRange, cheapest_choices
 from order_generation.domain.optimizer._problem import (
@@ -79,7 +79,7 @@ def prepare(problem: RebalanceProblem, market_value: Decimal) -> Ready | Rebalan
             else _reasons.negative_market_value(adjusted)
         )
         return _infeasible(adjusted, reason)
-    rules = tuple(security_rules(options, s.security_id) for s in problem.securities)
+    rules = _rules(options, problem.securities)
     frame = Frame(problem, options, adjusted, budget, _ZERO, rules)
     if options.trigger == "out_of_band" and _in_band(frame):
         return RebalanceSolution("in_band", adjusted, {}, None, None, "trigger")
@@ -128,7 +128,7 @@ def _attempt(frame: Frame) -> Ready | RebalanceSolution | Infeasibility:
     securities = frame.problem.securities
     with exact():
         nearest = [
-            nearest_admissible(sets, frame.market_value * s.target, s.price, s.quantity)
+            _nearest(sets, frame.market_value * s.target, s.price, s.quantity)
             for s, sets in zip(securities, segments, strict=True)
         ]
         spend = sum((u * s.price for u, s in zip(nearest, securities, strict=True)), _ZERO)
@@ -138,20 +138,70 @@ def _attempt(frame: Frame) -> Ready | RebalanceSolution | Infeasibility:
         return Ready(frame, segments, nearest, spend - frame.budget)
 
 
+def _rules(
+    options: TradingOptions, securities: tuple[SecurityTarget, ...]
+) -> tuple[SecurityRules, ...]:
+    """Each security's rules; those no map names share one value (computed once)."""
+    named = options.restrictions.keys() | options.lot_sizes.keys()
+    shared: SecurityRules | None = None
+    rules = []
+    for security in securities:
+        if security.security_id in named:
+            rules.append(security_rules(options, security.security_id))
+        else:
+            shared = shared or security_rules(options, security.security_id)
+            rules.append(shared)
+    return tuple(rules)
+
+
+def _nearest(segments: list[Segment], ideal: Decimal, price: Decimal, holding: Decimal) -> Decimal:
+    """``nearest_admissible``, for one run of whole units (most securities) the plain
+    problem's nearest unit clamped to it: the same unit, found with one division."""
+    if len(segments) == 1 and segments[0].step == _ONE:
+        first, last = segments[0].first, segments[0].last
+        return min(max(nearest_unit(ideal, price, holding), first), last)
+    return nearest_admissible(segments, ideal, price, holding)
+
+
 def _segments(frame: Frame) -> list[list[Segment]] | Infeasibility:
     """Every security's admissible segments, or why there is no answer at all (step 1)."""
-    all_segments: list[list[Segment]] = []
-    minimum = _ZERO
-    with exact():
-        for security, rules in zip(frame.problem.securities, frame.rules, strict=True):
-            segments = _security_segments(frame, security, rules, frame.budget)
-            if not segments:
-                return _why_empty(frame, security, rules)
-            all_segments.append(segments)
-            minimum += segments[0].first * security.price
+    found = _admissible_or_culprit(frame)
+    if isinstance(found, _Empty):
+        return _why_empty(frame, found.security, found.rules)
+    all_segments, minimum = found
     if minimum > frame.budget:
         return _why_too_dear(frame, all_segments, minimum)
     return all_segments
+
+
+def _feasible(frame: Frame) -> bool:
+    """Step 1's verdict alone, without the reason (``relax`` asks it a dozen times)."""
+    found = _admissible_or_culprit(frame)
+    return not isinstance(found, _Empty) and found[1] <= frame.budget
+
+
+@dataclass(frozen=True, slots=True)
+class _Empty:
+    """A security with no admissible holding, and its rules."""
+
+    security: SecurityTarget
+    rules: SecurityRules
+
+
+def _admissible_or_culprit(frame: Frame) -> tuple[list[list[Segment]], Decimal] | _Empty:
+    """Every security's segments and the cost of the cheapest holdings, or the first security
+    with no admissible holding and its rules."""
+    all_segments: list[list[Segment]] = []
+    minimum = _ZERO
+    budget = frame.budget
+    with exact():
+        for security, rules in zip(frame.problem.securities, frame.rules, strict=True):
+            segments = _security_segments(frame, security, rules, budget)
+            if not segments:
+                return _Empty(security, rules)
+            all_segments.append(segments)
+            minimum += segments[0].first * security.price
+    return all_segments, minimum
 
 
 def _why_empty(frame: Frame, security: SecurityTarget, rules: SecurityRules) -> Infeasibility:
@@ -243,22 +293,30 @@ def _security_segments(
 
 
 def _smallest_widening(frame: Frame) -> Decimal | None:
-    """The least k/10,000 (k ≤ 10,000) at which step 1 finds no obstacle, or None."""
+    """The least k/10,000 (k ≤ 10,000) at which step 1 finds no obstacle, or None. Doubling k
+    from 1 then bisecting: most problems need a small widening, found in ~2·log₂ k checks."""
 
     def feasible(k: int) -> bool:
-        widen = Decimal(k).scaleb(-4)
-        return not isinstance(_segments(replace(frame, widen=widen)), Infeasibility)
+        return _feasible(replace(frame, widen=_grid(k)))
 
-    if not feasible(_GRID):
-        return None
-    low, high = 0, _GRID  # infeasible at low (the caller's attempt), feasible at high
-    while high - low > 1:
+    low, high = 0, 1  # infeasible at low (the caller's attempt)
+    while not feasible(high):
+        if high == _GRID:
+            return None
+        low, high = high, min(2 * high, _GRID)
+    while high - low > 1:  # infeasible at low, feasible at high
         middle = (low + high) // 2
         if feasible(middle):
             high = middle
         else:
             low = middle
-    return Decimal(high).scaleb(-4)
+    return _grid(high)
+
+
+def _grid(k: int) -> Decimal:
+    """k/10,000 exactly, without trailing zeros (0.05, not 0.0500)."""
+    with exact():
+        return (Decimal(k) / _GRID).normalize()
 
 
 def _in_band(frame: Frame) -> bool:
@@ -282,7 +340,7 @@ def _cut_ranges(
     """The admissible cuts below ``nearest`` as ascending progressions, without those an
     optimal answer never takes: a cut whose last step alone still covers the excess could
     put that step back (exact context)."""
-    enough = ceil_div(excess, price)  # cuts of at least this cover the excess alone
+    enough = int(ceil_div(excess, price))  # cuts of at least this cover the excess alone
     ranges: list[CutRange] = []
     for segment in reversed(segments):
         if segment.first >= nearest:
@@ -290,13 +348,12 @@ def _cut_ranges(
         top = segment.last if segment.last < nearest else nearest - segment.step
         if top < segment.first:
             continue
-        first = int(nearest - top)
-        if ranges and ranges[-1].first >= enough:
-            break  # larger cuts than one that already covers the excess alone
-        step = int(segment.step)
+        first, step = int(nearest - top), int(segment.step)
         count = int((top - segment.first) // segment.step)
-        useful = max(0, -(-(int(enough) - first) // step))
+        useful = max(0, -(-(enough - first) // step))  # steps until a cut covers the excess
         ranges.append(CutRange(first, step, min(count, useful)))
+        if first + step * min(count, useful) >= enough:
+            break  # the rest are larger cuts than one that covers the excess alone
     return tuple(ranges)
 
 
@@ -332,7 +389,7 @@ def _neighbour(segments: list[Segment], unit: Decimal, direction: int) -> Decima
             candidate = min(segment.last, _step_below(segment, unit))
             found = candidate if found is None else max(found, candidate)
         elif direction > 0 and segment.last > unit:
-            candidate = max(segment.first, _step_above(segment, unit))
+            candidate = _step_above(segment, unit)
             found = candidate if found is None else min(found, candidate)
     return found
 
@@ -343,7 +400,9 @@ def _step_below(segment: Segment, unit: Decimal) -> Decimal:
 
 
 def _step_above(segment: Segment, unit: Decimal) -> Decimal:
-    steps = (unit - segment.first) // segment.step  # truncated: the caller takes max(first, …)
+    if unit < segment.first:
+        return segment.first
+    steps = (unit - segment.first) // segment.step
     return segment.first + (steps + _ONE) * segment.step
 
 

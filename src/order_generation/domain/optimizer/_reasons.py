@@ -99,25 +99,28 @@ def trade_rules(
     """The lot and/or minimum trade (``blamed``, in that order) leave no holding in the band."""
     sid, price = security.security_id, plain(security.price)
     low, high = plain(band_low), plain(band_high)
-    amounts = {
-        "lot_sizes": f"lot {rules.lot}",
-        "min_trade_quantity": f"{rules.min_trade_quantity} units",
-        "min_trade_value": f"value {plain(rules.min_trade_value)}",
+    limits = {
+        "lot_sizes": str(rules.lot),
+        "min_trade_quantity": str(rules.min_trade_quantity),
+        "min_trade_value": plain(rules.min_trade_value),
     }
-    if blamed[0] == "lot_sizes":
+    first = blamed[0]
+    if first == "lot_sizes":
         kind, message = "lot_size", f"no multiple of lot {rules.lot} of {sid} fits its band"
     else:
-        kind, message = (
-            "min_trade",
-            f"no trade of at least {amounts[blamed[0]]} of {sid} fits its band",
+        trade = (
+            f"no trade of at least {limits[first]} units of {sid}"
+            if first == "min_trade_quantity"
+            else f"no trade of {sid} worth at least {limits[first]}"
         )
-    also = [f"{name} {amounts[name]}" for name in blamed[1:]]
+        kind, message = "min_trade", f"{trade} fits its band"
+    also = [f"{name} {limits[name]}" for name in blamed[1:]]
     message += f" at {price}" + (f" (with {' and '.join(also)})" if also else "")
     message += (
         f": trades from the holding of {plain(security.quantity)} units must end in "
         f"[{low}, {high}] of value"
     )
-    details = {"option": blamed[0], "options": ",".join(blamed), "price": price,
+    details = {"option": first, "options": ",".join(blamed), "price": price,
                "band_low": low, "band_high": high}  # fmt: skip
     return Infeasibility(kind, message, sid, details)
 

@@ -1,0 +1,254 @@
+"""The pieces of the solve under trading options, each against hand-worked examples: the
+neighbours of a unit among the admissible segments, the cuts a MILP may take, the tie rule after
+it, the in-band test, the MILP with several progressions per security, the literal verification
+of an answer and the checks of option values."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+
+from order_generation.domain.optimizer import RebalanceProblem, optimize_rebalance
+from order_generation.domain.optimizer._admissible import Segment
+from order_generation.domain.optimizer._constrained import _cut_ranges, _neighbour
+from order_generation.domain.optimizer._exact import exact
+from order_generation.domain.optimizer._milp import Choosable, CutRange, cheapest_choices
+from order_generation.domain.optimizer._verify import VerificationFailed, verify_with_options
+from order_generation.domain.trading_options import TradingOptions
+from tests.unit.test_optimizer_options import domain_options, oracle_problems
+from tests.unit.test_optimizer_options_oracle import (
+    Options,
+    adjusted_market_value,
+    budget,
+    candidates,
+)
+from tests.unit.test_optimizer_oracle import make_problem
+
+D = Decimal
+
+
+def seg(first: int, last: int, step: int = 1) -> Segment:
+    return Segment(D(first), D(last), D(step))
+
+
+LOTS = [seg(0, 0), seg(5, 45, 10), seg(60, 61)]
+
+
+@pytest.mark.parametrize(
+    ("unit", "below", "above"),
+    [
+        (25, 15, 35),
+        (5, 0, 15),
+        (0, None, 5),
+        (45, 35, 60),
+        (60, 45, 61),
+        (61, 60, None),
+        (20, 15, 25),  # not itself admissible: the nearest admissible on either side
+        (-3, None, 0),
+        (70, 61, None),
+    ],
+)
+def test_the_neighbours_of_a_unit_among_segments(
+    unit: int, below: int | None, above: int | None
+) -> None:
+    with exact():
+        assert _neighbour(LOTS, D(unit), -1) == (None if below is None else D(below))
+        assert _neighbour(LOTS, D(unit), 1) == (None if above is None else D(above))
+
+
+def test_cuts_below_the_nearest_unit_as_progressions() -> None:
+    with exact():
+        # Nearest 45, excess 1,000 at price 10: 100 units cover it alone. Cuts of 10, 20, …, 40
+        # (to 35 … 5), then 45 (to 0): nothing is left out, none covers the excess.
+        assert _cut_ranges(LOTS, D(45), D(1000), D(10)) == (CutRange(10, 10, 3), CutRange(45, 1, 0))
+        # Excess 150: a cut of 20 covers it; larger lattice cuts are never needed, nor selling out.
+        assert _cut_ranges(LOTS, D(45), D(150), D(10)) == (CutRange(10, 10, 1),)
+        # Excess 50: the first cut covers it alone.
+        assert _cut_ranges(LOTS, D(45), D(50), D(10)) == (CutRange(10, 10, 0),)
+        # Nearest 61: a cut of 1 (to 60), then 16 (to 45) and on, then 61.
+        assert _cut_ranges(LOTS, D(61), D(2000), D(10)) == (
+            CutRange(1, 1, 0), CutRange(16, 10, 4), CutRange(61, 1, 0),
+        )  # fmt: skip
+        # The nearest unit is the lowest: nothing to cut.
+        assert _cut_ranges(LOTS, D(0), D(10), D(10)) == ()
+
+
+def test_a_multiple_choice_cover_takes_the_cheapest_admissible_cuts() -> None:
+    # Security 0 (price 10, 5 above its ideal): cuts of 10, 20 or 30 (lots), or 45 (sell out).
+    # Security 1 (price 7, below its ideal): cuts of 1, 2, 3. Excess 75: the cheapest cover is a
+    # lot of 10 units of 0 (cost 100 − 10 = 90, covering 100), not 3 of 1 and … (21 < 75).
+    items = [
+        Choosable(0, D(10), D(5), (CutRange(10, 10, 2), CutRange(45, 1, 0))),
+        Choosable(1, D(7), D(-2), (CutRange(1, 1, 2),)),
+    ]
+    cuts = cheapest_choices(items, D(75), 10)
+    assert (nonzero(cuts.by_index), cuts.proven) == ({0: 10}, True)
+    # Excess 105: 10 units of 0 are not enough; 20 units (cost 190) or 10 + 1 unit of 1 …
+    # 100 + 7 = 107 ≥ 105 at cost 90 + 7 = 97 is cheapest.
+    assert nonzero(cheapest_choices(items, D(105), 10).by_index) == {0: 10, 1: 1}
+    # Excess 440: selling 0 out (450, cost 440) beats 30 units and 3 of 1 (300 + 21 < 440).
+    assert nonzero(cheapest_choices(items, D(440), 10).by_index) == {0: 45}
+
+
+def nonzero(cuts: dict[int, int] | None) -> dict[int, int]:
+    assert cuts is not None
+    return {i: k for i, k in cuts.items() if k}
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(oracle_problems())
+def test_ties_keep_the_unit_nearer_the_holding_when_it_is_affordable(
+    case: tuple[RebalanceProblem, Options],
+) -> None:
+    """No security of an answer has an admissible neighbour just as near its ideal, nearer its
+    holding (then the smaller) and affordable with the others as they are (SPEC §4.6)."""
+    problem, options = case
+    solution = optimize_rebalance(dataclasses.replace(problem, options=domain_options(options)))
+    if solution.status != "optimal":
+        return
+    mv, room = adjusted_market_value(problem, options), budget(problem, options)
+    units = [Fraction(solution.quantities[s.security_id]) for s in problem.securities]
+    spend = sum(
+        (u * Fraction(s.price) for u, s in zip(units, problem.securities, strict=True)), Fraction(0)
+    )
+    for security, unit in zip(problem.securities, units, strict=True):
+        price, holding = Fraction(security.price), Fraction(security.quantity)
+        ideal = mv * Fraction(security.target)
+        admissible = candidates(problem, security, options)
+        at = admissible.index(unit)
+        for other in admissible[max(at - 1, 0) : at + 2]:
+            if other == unit or abs(ideal - other * price) != abs(ideal - unit * price):
+                continue
+            if spend + (other - unit) * price > room:
+                continue
+            assert (abs(other - holding), other) > (abs(unit - holding), unit), security
+
+
+def test_in_band_is_judged_on_the_edges_inclusively() -> None:
+    # MV = 10,000; A at exactly 25 % (its band's lower edge), cash exactly the 75 % reserve.
+    problem = make_problem("7500", ("A", "100", "25", "0.3", "0.05", "0.05"))
+    trigger = TradingOptions(trigger="out_of_band", cash_reserve=D("0.75"))
+    assert optimize_rebalance(dataclasses.replace(problem, options=trigger)).status == "in_band"
+    more = dataclasses.replace(trigger, cash_reserve=D("0.7501"))
+    assert optimize_rebalance(dataclasses.replace(problem, options=more)).status != "in_band"
+    # After a deposit of 100 the band is of 10,100: 2,500 is below its 2,525.
+    deposit = dataclasses.replace(trigger, cash_reserve=D(0), cash_flow=D(100))
+    assert optimize_rebalance(dataclasses.replace(problem, options=deposit)).status == "optimal"
+    # Cash below 0 after a withdrawal is out of band even with every security in its band.
+    drawn = dataclasses.replace(trigger, cash_reserve=D(0), cash_flow=D(-7501))
+    assert optimize_rebalance(dataclasses.replace(problem, options=drawn)).status != "in_band"
+
+
+def test_whole_answers_are_ints_and_only_a_locked_fraction_is_a_decimal() -> None:
+    problem = make_problem(
+        "1000", ("A", "10", "2.5", "0.5", "0.01", "0.01"), ("B", "10", "0", "0.3", "0.1", "0.1")
+    )
+    solution = optimize_rebalance(
+        dataclasses.replace(problem, options=TradingOptions(restrictions={"A": "locked"}))
+    )
+    assert type(solution.quantities["B"]) is int
+    assert type(solution.quantities["A"]) is Decimal
+
+
+# --- the literal verification of an answer ----------------------------------------------------
+
+
+VERIFY = make_problem(
+    "7000", ("A", "100", "25.5", "0.3", "0.05", "0.05"), ("B", "50", "0", "0.2", "0.05", "0.05")
+)  # MV = 9,550
+
+
+RESTRICTED = "trades against its restriction or mode"
+A_BAND = "A: value 2000 is outside [2387.500, 3342.500]"  # 25-35 % of 9,550, exactly
+A_BAND_40 = A_BAND.replace("2000", "4000")
+SOLD = ("0", "0")  # A sold out; B at 0 is no trade
+
+
+@pytest.mark.parametrize(
+    ("options", "units", "failure"),
+    [
+        (TradingOptions(), ("25", "-1"), "B: -1 is not a whole unit ≥ 0"),
+        (TradingOptions(), ("25.5", "38"), "A: 25.5 is not a whole unit ≥ 0"),
+        (TradingOptions(restrictions={"A": "locked"}), ("25.5", "38"), None),
+        (TradingOptions(mode="sell_only"), ("29", "38"), f"A: 29 {RESTRICTED}"),
+        (TradingOptions(restrictions={"B": "no_sell"}), ("29", "38"), None),
+        (TradingOptions(restrictions={"A": "no_sell"}), ("25", "38"), f"A: 25 {RESTRICTED}"),
+        (
+            TradingOptions(default_lot_size=3),
+            ("27", "39"),
+            "A: the trade to 27 is not in lots of 3",
+        ),
+        (TradingOptions(lot_sizes={"A": 2}), ("27", "39"), None),  # 27 − ⌊25.5⌋ = 2
+        (TradingOptions(min_trade_quantity=2), ("27", "38"), "A: the trade to 27 is below the"),
+        (TradingOptions(min_trade_value=D(151)), ("27", "38"), "A: the trade to 27 is below the"),
+        (TradingOptions(min_trade_value=D(150)), ("27", "38"), None),  # 1.5 units × 100
+        # Selling out is exempt from lots and minimums, not from the band: soft here.
+        (
+            TradingOptions(min_trade_value=D(10**6), lot_sizes={"A": 7}, bands="soft"),
+            SOLD,
+            None,
+        ),
+        (TradingOptions(), ("20", "38"), A_BAND),
+        (TradingOptions(bands="soft"), ("20", "38"), None),
+        (TradingOptions(restrictions={"A": "no_buy"}), ("20", "38"), A_BAND),
+        # no_sell waives the top of the band only up to the holding's ⌈25.5⌉ = 26 units.
+        (
+            TradingOptions(restrictions={"A": "no_sell"}),
+            ("40", "38"),
+            A_BAND_40,
+        ),
+        (TradingOptions(cash_reserve=D("0.5")), ("29", "38"), "spend 4800 exceeds the cash row"),
+    ],
+)
+def test_verification_reads_every_option_literally(
+    options: TradingOptions, units: tuple[str, str], failure: str | None
+) -> None:
+    answer = [D(u) for u in units]
+    if failure is None:
+        assert verify_with_options(VERIFY, options, answer) >= 0
+        return
+    with pytest.raises(VerificationFailed, match=f"^{re.escape(failure)}"):
+        verify_with_options(VERIFY, options, answer)
+
+
+# --- option values the optimizer refuses (the API and ogs solve check them first) --------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (TradingOptions(cash_reserve=D(1)), "option cash_reserve 1 is not in [0, 1)"),
+        (TradingOptions(cash_reserve=D("-0.1")), "option cash_reserve -0.1 is not in [0, 1)"),
+        (TradingOptions(min_trade_value=D(-1)), "option min_trade_value -1 is negative"),
+        (TradingOptions(min_trade_quantity=-2), "option min_trade_quantity -2 is negative"),
+        (TradingOptions(default_lot_size=0), "option lot size of default_lot_size must be"),
+        (
+            TradingOptions(lot_sizes={"A": -3}),
+            "option lot size of A must be a whole number ≥ 1, not -3",
+        ),
+        (TradingOptions(cash_flow=D("NaN")), "option cash_flow NaN is not a finite number"),
+    ],
+)
+def test_option_values_outside_their_rules_are_refused(
+    options: TradingOptions, message: str
+) -> None:
+    problem = dataclasses.replace(
+        make_problem("10", ("A", "1", "0", "0", "0", "0")), options=options
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        optimize_rebalance(problem)
+
+
+def test_a_decimal_option_must_be_a_decimal() -> None:
+    options = TradingOptions(cash_flow=5)  # type: ignore[arg-type]
+    problem = dataclasses.replace(
+        make_problem("10", ("A", "1", "0", "0", "0", "0")), options=options
+    )
+    with pytest.raises(TypeError, match=r"^option cash_flow must be a Decimal, not int$"):
+        optimize_rebalance(problem)
