@@ -9,17 +9,36 @@ import dataclasses
 import re
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 
-from order_generation.domain.optimizer import RebalanceProblem, optimize_rebalance
+from order_generation.domain.optimizer import (
+    OptimizerFailure,
+    RebalanceProblem,
+    RebalanceSolution,
+    SecurityTarget,
+    _constrained,
+    optimize_rebalance,
+)
 from order_generation.domain.optimizer._admissible import Segment
-from order_generation.domain.optimizer._constrained import _cut_ranges, _neighbour
+from order_generation.domain.optimizer._constrained import (
+    Frame,
+    _cut_ranges,
+    _neighbour,
+    _prefer_holdings,
+)
 from order_generation.domain.optimizer._exact import exact
 from order_generation.domain.optimizer._milp import Choosable, CutRange, cheapest_choices
+from order_generation.domain.optimizer._reasons import relaxed, timeout
 from order_generation.domain.optimizer._verify import VerificationFailed, verify_with_options
-from order_generation.domain.trading_options import TradingOptions
+from order_generation.domain.trading_options import (
+    SecurityRules,
+    TradingOptions,
+    options_from_text,
+    options_text,
+)
 from tests.unit.test_optimizer_options import domain_options, oracle_problems
 from tests.unit.test_optimizer_options_oracle import (
     Options,
@@ -252,3 +271,220 @@ def test_a_decimal_option_must_be_a_decimal() -> None:
     )
     with pytest.raises(TypeError, match=r"^option cash_flow must be a Decimal, not int$"):
         optimize_rebalance(problem)
+
+
+# --- the tie rule after the MILP (SPEC §4.6) ----------------------------------------------------
+
+
+def tie_frame(budget: str, *rows: tuple[str, str, str, str]) -> tuple[Frame, list[list[Segment]]]:
+    """A frame of securities (id, price, holding, ideal value) on MV 100, each admitting 0-10."""
+    securities = tuple(
+        SecurityTarget(sid, D(price), D(held), D(ideal) / 100, D(1), D(1))
+        for sid, price, held, ideal in rows
+    )
+    problem = RebalanceProblem(D(0), securities, TradingOptions())
+    rules = tuple(SecurityRules() for _ in rows)
+    frame = Frame(problem, TradingOptions(), D(100), D(budget), D(0), rules)
+    return frame, [[seg(0, 10)] for _ in rows]
+
+
+def prefer(frame: Frame, segments: list[list[Segment]], units: list[int]) -> list[int]:
+    chosen = [D(u) for u in units]
+    with exact():
+        _prefer_holdings(frame, segments, chosen)
+    return [int(u) for u in chosen]
+
+
+def test_a_tie_moves_to_the_unit_nearer_the_holding() -> None:
+    # A: ideal 25 at price 10 lies half-way between 2 and 3 units.
+    frame, segments = tie_frame("100", ("A", "10", "2", "25"))
+    assert prefer(frame, segments, [3]) == [2]  # down, toward the holding of 2
+    frame, segments = tie_frame("100", ("A", "10", "3", "25"))
+    assert prefer(frame, segments, [2]) == [3]  # up, toward the holding of 3, affordable
+    frame, segments = tie_frame("100", ("A", "10", "2.5", "25"))
+    assert prefer(frame, segments, [3]) == [2]  # the holding half-way too: the smaller
+    assert prefer(frame, segments, [2]) == [2]
+
+
+def test_a_tie_is_taken_up_only_when_the_cash_allows_exactly() -> None:
+    # Spend 20 of a budget of 30: one more unit of 10 fits exactly; of 29, it does not.
+    frame, segments = tie_frame("30", ("A", "10", "3", "25"))
+    assert prefer(frame, segments, [2]) == [3]
+    frame, segments = tie_frame("29", ("A", "10", "3", "25"))
+    assert prefer(frame, segments, [2]) == [2]
+
+
+def test_moves_that_sell_run_first_and_free_cash_for_moves_that_buy() -> None:
+    # Spend 30 + 20 = 50 of 50. B (ideal 25) may go down to 2 toward its holding of 2, which
+    # frees 10 for A (ideal 25) to go up from 2 to 3 toward its holding of 3.
+    frame, segments = tie_frame("50", ("A", "10", "3", "25"), ("B", "10", "2", "25"))
+    assert prefer(frame, segments, [2, 3]) == [3, 2]
+    # Only one purchase fits: the first in problem order takes it, the second sees less cash.
+    frame, segments = tie_frame("50", ("A", "10", "3", "25"), ("B", "10", "3", "25"))
+    assert prefer(frame, segments, [2, 2]) == [3, 2]
+
+
+def test_a_neighbour_that_is_not_as_near_the_ideal_is_not_taken() -> None:
+    frame, segments = tie_frame("100", ("A", "10", "2", "26"))  # 3 units: 4 away; 2: 6 away
+    assert prefer(frame, segments, [3]) == [3]
+    frame, segments = tie_frame("100", ("A", "10", "9", "-5"))  # ideal below 0: 0 is nearest
+    assert prefer(frame, segments, [0]) == [0]
+
+
+def test_the_tie_rule_applies_to_the_solvers_answer() -> None:
+    # As test_tie_rule_on_the_cash_binding_path for today's problem, under options: A (ideal
+    # 25 = 2.5 units of 10, holds 3) and C (one unit of 90, ideal 85) overspend 100 by 20; only
+    # cutting C covers it, and cutting A to 2 as well is free. The solver is made to do both.
+    real = _constrained.cheapest_choices
+
+    def with_the_free_tie_cut(items: Any, excess: Decimal, remaining: float) -> Any:
+        cuts = real(items, excess, remaining)
+        assert cuts.by_index is not None
+        return dataclasses.replace(cuts, by_index={**cuts.by_index, 0: 1})
+
+    problem = make_problem(
+        "70", ("A", "10", "3", "0.25", "0.05", "0.05"), ("C", "90", "0", "0.85", "0.85", "0.15")
+    )
+    constrained = dataclasses.replace(problem, options=TradingOptions(min_trade_quantity=1))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_constrained, "cheapest_choices", with_the_free_tie_cut)
+        solution = optimize_rebalance(constrained)
+    assert (solution.method, dict(solution.quantities)) == ("milp", {"A": 3, "C": 0})
+
+
+def test_a_timeout_under_options_says_so_in_full() -> None:
+    problem = make_problem(
+        "70", ("A", "10", "3", "0.25", "0.05", "0.05"), ("C", "90", "0", "0.85", "0.85", "0.15")
+    )
+    constrained = dataclasses.replace(problem, options=TradingOptions(cash_flow=D(0)))
+    solution = optimize_rebalance(constrained, time_limit_seconds=0)
+    assert solution == RebalanceSolution("timeout", D(100), {}, None, timeout(0), "milp")
+
+
+def test_an_in_band_answer_in_full() -> None:
+    problem = make_problem("7500", ("A", "100", "25", "0.3", "0.05", "0.05"))
+    options = TradingOptions(trigger="out_of_band", cash_flow=D("0.0"))
+    solution = optimize_rebalance(dataclasses.replace(problem, options=options))
+    assert solution == RebalanceSolution("in_band", D(10000), {}, None, None, "trigger")
+
+
+@pytest.mark.parametrize("cash_flow", ["0", "0.5"])
+def test_a_negative_value_not_made_so_by_a_withdrawal_names_the_value(cash_flow: str) -> None:
+    problem = make_problem("10", ("A", "100", "-5", "0.3", "0.05", "0.05"))  # MV = −490
+    options = TradingOptions(cash_flow=D(cash_flow))
+    solution = optimize_rebalance(dataclasses.replace(problem, options=options))
+    assert solution.reason is not None
+    assert (solution.status, solution.market_value, solution.reason.kind) == (
+        "infeasible", D(-490) + D(cash_flow), "negative_market_value",
+    )  # fmt: skip
+
+
+def test_a_relaxed_answer_in_full() -> None:
+    problem = make_problem("100", ("A", "25", "0", "0.15", "0.05", "0.05"))
+    options = TradingOptions(on_infeasible="relax")
+    solution = optimize_rebalance(dataclasses.replace(problem, options=options))
+    assert solution == RebalanceSolution(
+        "optimal", D(100), {"A": 1}, D(10), relaxed(D("0.05")), "separable", D("0.05")
+    )
+    # Relax that cannot help answers with the market value after the cash flow.
+    blocked = dataclasses.replace(options, cash_flow=D(-50), restrictions={"A": "locked"})
+    short = make_problem("100", ("A", "25", "-1", "0.15", "0.05", "0.05"))
+    answer = optimize_rebalance(dataclasses.replace(short, options=blocked))
+    assert (answer.status, answer.market_value, answer.method) == ("infeasible", D(25), "bounds")
+
+
+def test_cut_progressions_skip_segments_above_and_stop_at_a_covering_cut() -> None:
+    with exact():
+        # Nearest 25: the segment above (60-61) is skipped, not the end of the search.
+        assert _cut_ranges(LOTS, D(25), D(1000), D(10)) == (CutRange(10, 10, 1), CutRange(25, 1, 0))
+        # Excess 200 at 10: a cut of exactly 20 covers it, so selling out is never needed.
+        assert _cut_ranges(LOTS, D(45), D(200), D(10)) == (CutRange(10, 10, 1),)
+
+
+def test_more_choices_of_the_multiple_choice_cover() -> None:
+    # A single progression one step below the nearest unit: at most count + 1 steps (3 × 7).
+    three = Choosable(1, D(7), D(-2), (CutRange(1, 1, 2),))
+    lot = Choosable(0, D(10), D(5), (CutRange(10, 10, 2), CutRange(45, 1, 0)))
+    assert nonzero(cheapest_choices([lot, three], D(28), 10).by_index) == {0: 10}
+    # A switch's discount is twice the surplus: a lot of 10 (weight 100) costs 100 − 10 = 90,
+    # dearer than one unit of 88, cheaper than one of 91.
+    one = Choosable(2, D(88), D(-1), (CutRange(1, 1, 0),))
+    assert nonzero(cheapest_choices([lot, one], D(80), 10).by_index) == {2: 1}
+    dear = Choosable(2, D(91), D(-1), (CutRange(1, 1, 0),))
+    assert nonzero(cheapest_choices([lot, dear], D(80), 10).by_index) == {0: 10}
+    # No discount below the ideal: 2 units of 7 (14) lose to one unit of 13.
+    below = Choosable(3, D(7), D(-2), (CutRange(2, 1, 0), CutRange(5, 1, 0)))
+    thirteen = Choosable(4, D(13), D(0), (CutRange(1, 1, 0),))
+    assert nonzero(cheapest_choices([below, thirteen], D(13), 10).by_index) == {4: 1}
+    # Further steps come only with their progression's switch: cuts of 16, 26, 36 … never 10.
+    gap = Choosable(5, D(10), D(0), (CutRange(16, 10, 4),))
+    assert nonzero(cheapest_choices([gap], D(100), 10).by_index) == {5: 16}
+
+
+def test_relax_admits_a_cheapest_holding_that_uses_the_whole_cash_row() -> None:
+    # MV = 100, a 75 % reserve leaves 25: widened by 0.05 the band [5, 25] holds one unit of 25,
+    # which spends the cash row exactly.
+    problem = make_problem("100", ("A", "25", "0", "0.15", "0.05", "0.05"))
+    options = TradingOptions(on_infeasible="relax", cash_reserve=D("0.75"))
+    solution = optimize_rebalance(dataclasses.replace(problem, options=options))
+    assert (solution.relaxed_by, dict(solution.quantities)) == (D("0.05"), {"A": 1})
+
+
+def test_in_band_counts_the_cash_flow_and_takes_cash_of_zero() -> None:
+    # MV′ = 10,000 + 100; A's 2,500 is inside 20-40 %; cash after the deposit 7,600 meets a
+    # 74 % reserve (7,474) — cash without it (7,500) would not.
+    problem = make_problem("7500", ("A", "100", "25", "0.3", "0.1", "0.1"))
+    options = TradingOptions(trigger="out_of_band", cash_flow=D(100), cash_reserve=D("0.74"))
+    assert optimize_rebalance(dataclasses.replace(problem, options=options)).status == "in_band"
+    # Fully invested, cash 0 and 0.5: both in band.
+    for cash in ("0", "0.5"):
+        invested = make_problem(cash, ("A", "100", "10", "1", "0.05", "0.05"))
+        trigger = TradingOptions(trigger="out_of_band")
+        answer = optimize_rebalance(dataclasses.replace(invested, options=trigger))
+        assert answer.status == "in_band", cash
+
+
+def test_an_answer_that_fails_verification_is_a_defect_named_as_such() -> None:
+    problem = make_problem("100", ("A", "10", "0", "0.5", "0.1", "0.1"))
+
+    def refuse(*_: Any, **__: Any) -> Decimal:
+        raise VerificationFailed("A: made up")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_constrained, "verify_with_options", refuse)
+        with pytest.raises(
+            OptimizerFailure, match=r"^an answer failed exact verification: A: made up$"
+        ):
+            optimize_rebalance(dataclasses.replace(problem, options=TradingOptions()))
+
+
+def test_verification_of_a_fractional_holding_and_its_whole_part() -> None:
+    # MV = 1,000 + 25.5 × 100 = 3,550; A's band 90-100 % of it: 3,195-3,550.
+    problem = make_problem("1000", ("A", "100", "25.5", "0.95", "0.05", "0.05"))
+    with exact():
+        # no_buy waives the bottom of the band down to ⌊25.5⌋ = 25 units, not to 26.
+        assert (
+            verify_with_options(problem, TradingOptions(restrictions={"A": "no_buy"}), [D(25)]) >= 0
+        )
+        with pytest.raises(VerificationFailed, match=r"^A: 24 trades against"):
+            verify_with_options(problem, TradingOptions(mode="buy_only"), [D(24)])
+        # Only a locked holding may stay fractional.
+        with pytest.raises(VerificationFailed, match=r"^A: 25\.5 is not a whole unit"):
+            verify_with_options(problem, TradingOptions(restrictions={"A": "no_buy"}), [D("25.5")])
+        # Lots of 2 from 25 (inside the band): 33 is a multiple away, 34 is not.
+        assert verify_with_options(problem, TradingOptions(default_lot_size=2), [D(33)]) >= 0
+        with pytest.raises(VerificationFailed, match=r"^A: the trade to 34 is not in lots of 2"):
+            verify_with_options(problem, TradingOptions(default_lot_size=2), [D(34)])
+    # Selling out a half unit is exempt from a minimum of 1 unit and lots of 3 (band [0, 0]).
+    half = make_problem("10", ("A", "100", "0.5", "0", "0", "0"))
+    options = TradingOptions(min_trade_quantity=1, default_lot_size=3)
+    with exact():
+        assert verify_with_options(half, options, [D(0)]) == 0
+
+
+def test_stored_options_keep_every_digit() -> None:
+    flow = D("1234567890.123456789012345678901")  # 31 significant digits
+    assert options_from_text(options_text(TradingOptions(cash_flow=flow))).cash_flow == flow
+    assert '"cash_flow":"1234567890.123456789012345678901"' in options_text(
+        TradingOptions(cash_flow=flow)
+    )

@@ -204,7 +204,89 @@ CASES = [
         ),
         id="relax cannot help",
     ),
+    pytest.param(
+        # Targets of 60 % each: the bands' fewest units (6 + 6 at 10) cost 120 of 100.
+        make_problem("100", ("A", "10", "0", "0.6", "0.05", "0.05"),
+                     ("B", "10", "0", "0.6", "0.05", "0.05")),
+        {"min_trade_quantity": 0},
+        Infeasibility(
+            "minimum_spend_exceeds_market_value",
+            "the fewest admissible units of every security cost 120, more than the 100 the "
+            "cash row allows",
+            None, {"minimum_spend": "120", "cash_row": "100", "option": "cash_flow"},
+        ),
+        id="bands dearer than the value, no cash option",
+    ),
+    pytest.param(
+        # MV = 50: A may not sell its half unit, and buying the rest of one unit costs 100.
+        make_problem("0", ("A", "100", "0.5", "0.3", "0.3", "0.3")),
+        {"restrictions": {"A": "no_sell"}},
+        Infeasibility(
+            "restriction",
+            "A is no_sell and holds 0.5 units worth 100 % against a band of 0–60 %: together "
+            "with the rest it needs more than the 50 the cash row allows",
+            "A", {"option": "restrictions", "rule": "no_sell", "quantity": "0.5", "value": "50",
+                  "cash_row": "50"},
+        ),
+        id="no_sell of a fraction",
+    ),
+    pytest.param(
+        # Band 690-710 of 1,000 holds only 7 units at 100: not a multiple of 100 from 0.
+        make_problem("1000", ("A", "100", "0", "0.7", "0.01", "0.01")), {"default_lot_size": 100},
+        Infeasibility(
+            "lot_size",
+            "no multiple of lot 100 of A fits its band at 100: trades from the holding of 0 "
+            "units must end in [690, 710] of value",
+            "A", {"option": "lot_sizes", "options": "lot_sizes", "price": "100",
+                  "band_low": "690", "band_high": "710"},
+        ),
+        id="lot against a single unit",
+    ),
+    pytest.param(
+        # Soft bands admit any holding, but not a short one that may not be bought back.
+        make_problem("200", ("A", "25", "-1", "0.15", "0.05", "0.05")),
+        {"bands": "soft", "restrictions": {"A": "no_buy"}},
+        Infeasibility(
+            "restriction",
+            "A is no_buy and holds -1 units worth -14.29 % against a band of 10–20 %: a "
+            "negative holding cannot reach 0 units without buying",
+            "A", {"option": "restrictions", "rule": "no_buy", "quantity": "-1", "value": "-25",
+                  "cash_row": "175"},
+        ),
+        id="soft bands and a short no_buy",
+    ),
 ]  # fmt: skip
+
+
+def test_the_security_a_direction_forces_furthest_above_its_band_is_named() -> None:
+    # MV = 300 + 400 + 300 = 1,000, a 50 % reserve leaves 500. A keeps 40 units at 10 against a
+    # band from 30 (35 % − 5 %): 100 forced above it; B keeps 30 against a band from 5: 250.
+    # Together they need 700: B is the one to name.
+    problem = make_problem(
+        "300", ("A", "10", "40", "0.35", "0.05", "0.05"), ("B", "10", "30", "0.1", "0.05", "0.05")
+    )
+    options = {"cash_reserve": D("0.5"), "restrictions": {"A": "no_sell", "B": "no_sell"}}
+    assert reason(problem, **options).security_id == "B"
+    # Equally forced: the first is named.
+    even = make_problem(
+        "300", ("A", "10", "35", "0.1", "0.05", "0.05"), ("B", "10", "35", "0.1", "0.05", "0.05")
+    )
+    assert reason(even, **options).security_id == "A"
+
+
+def test_a_restriction_that_forces_little_or_nothing() -> None:
+    # MV = 1,000; B's band (45-55 % at 10) needs 450, all a 55 % reserve leaves.
+    problem = make_problem(
+        "999.5", ("C", "0.5", "1", "0", "0", "0"), ("B", "10", "0", "0.5", "0.05", "0.05")
+    )
+    # C may not sell its one unit of 0.5, above its band [0, 0]: named, however little.
+    forced = reason(problem, cash_reserve=D("0.55"), restrictions={"C": "no_sell"})
+    assert (forced.kind, forced.security_id) == ("restriction", "C")
+    # A 56 % reserve leaves 440: B's band alone is too dear; B's no_sell (it holds nothing)
+    # is not to blame.
+    free = reason(problem, cash_reserve=D("0.56"), restrictions={"B": "no_sell"})
+    assert (free.kind, free.security_id) == ("minimum_spend_exceeds_market_value", None)
+    assert free.message.startswith("the fewest admissible units of every security cost 450")
 
 
 @pytest.mark.parametrize(("problem", "options", "expected"), CASES)

@@ -218,7 +218,8 @@ def _why_empty(frame: Frame, security: SecurityTarget, rules: SecurityRules) -> 
             return _reasons.band_without_units(security, low, high)
         options, mv = frame.options, frame.market_value
         if admits(rules):  # only the cash row empties it: a holding kept, or a dear band
-            if rules.no_buy or rules.no_sell:
+            plain_band = SecurityRules(soft_band=rules.soft_band)
+            if (rules.no_buy or rules.no_sell) and admits(plain_band, frame.budget):
                 return _reasons.restriction(options, security, mv, low, high, frame.budget)
             cheapest = _security_segments(frame, security, rules, ample)[0].first * security.price
             return _reasons.cheapest_holdings_exceed(options, cheapest, frame.budget)

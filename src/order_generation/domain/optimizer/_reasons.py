@@ -99,8 +99,7 @@ def trade_rules(
     """The lot and/or minimum trade (``blamed``, in that order) leave no holding in the band."""
     sid, price = security.security_id, plain(security.price)
     low, high = plain(band_low), plain(band_high)
-    limits = {
-        "lot_sizes": str(rules.lot),
+    limits = {  # a lot is always blamed first, so only minimums follow it
         "min_trade_quantity": str(rules.min_trade_quantity),
         "min_trade_value": plain(rules.min_trade_value),
     }
