@@ -324,6 +324,15 @@ def test_moves_that_sell_run_first_and_free_cash_for_moves_that_buy() -> None:
     assert prefer(frame, segments, [2, 2]) == [3, 2]
 
 
+def test_every_security_is_considered_whatever_the_ones_before_it() -> None:
+    # A at 0 has no unit below it; B after it still moves down to its holding.
+    frame, segments = tie_frame("100", ("A", "10", "0", "-5"), ("B", "10", "2", "25"))
+    assert prefer(frame, segments, [0, 3]) == [0, 2]
+    # A's move up (20) does not fit the 10 left; B's (10) after it does.
+    frame, segments = tie_frame("50", ("A", "20", "2", "30"), ("B", "10", "3", "25"))
+    assert prefer(frame, segments, [1, 2]) == [1, 3]
+
+
 def test_a_neighbour_that_is_not_as_near_the_ideal_is_not_taken() -> None:
     frame, segments = tie_frame("100", ("A", "10", "2", "26"))  # 3 units: 4 away; 2: 6 away
     assert prefer(frame, segments, [3]) == [3]
@@ -488,3 +497,22 @@ def test_stored_options_keep_every_digit() -> None:
     assert '"cash_flow":"1234567890.123456789012345678901"' in options_text(
         TradingOptions(cash_flow=flow)
     )
+
+
+def test_an_answer_from_rounded_solver_data_says_milp_rounded() -> None:
+    real = _constrained.cheapest_choices
+
+    def unproven(items: Any, excess: Decimal, remaining: float) -> Any:
+        return dataclasses.replace(real(items, excess, remaining), proven=False)
+
+    problem = make_problem(
+        "100", ("A", "30", "0", "0.5", "0.5", "0.5"), ("B", "45", "0", "0.5", "0.5", "0.5")
+    )
+    constrained = dataclasses.replace(problem, options=TradingOptions())
+    assert optimize_rebalance(constrained).method == "milp"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_constrained, "cheapest_choices", unproven)
+        solution = optimize_rebalance(constrained)
+    assert (solution.status, solution.method, dict(solution.quantities)) == (
+        "optimal", "milp-rounded", {"A": 1, "B": 1},
+    )  # fmt: skip

@@ -52,7 +52,7 @@ CASES = [
             "cash_flow -250000 exceeds the portfolio's value 10000: no holdings leave cash ≥ 0",
             None, {"option": "cash_flow", "cash_flow": "-250000", "market_value": "10000"},
         ),
-        id="withdrawal beyond the value",
+        id="withdrawal-beyond-the-value",
     ),
     pytest.param(
         # MV = 10 − 500 = −490, + 10 = −480: a deposit does not make the portfolio solvent.
@@ -61,7 +61,7 @@ CASES = [
             "negative_market_value", "market value -480 is negative: no holdings keep cash ≥ 0",
             None, {"market_value": "-480"},
         ),
-        id="negative value after a deposit",
+        id="negative-value-after-a-deposit",
     ),
     pytest.param(
         # MV′ = 3,000: A may not sell, and its 40 units are worth 4,000 = 133.33 % of it.
@@ -73,7 +73,7 @@ CASES = [
             "A", {"option": "restrictions", "rule": "no_sell", "quantity": "40", "value": "4000",
                   "cash_row": "3000"},
         ),
-        id="no_sell keeps more than the cash row",
+        id="no_sell-keeps-more-than-the-cash-row",
     ),
     pytest.param(
         BASE, {"cash_flow": D(-7000), "mode": "buy_only"},
@@ -84,7 +84,7 @@ CASES = [
             "A", {"option": "mode", "rule": "buy_only", "quantity": "40", "value": "4000",
                   "cash_row": "3000"},
         ),
-        id="buy_only keeps more than the cash row",
+        id="buy_only-keeps-more-than-the-cash-row",
     ),
     pytest.param(
         # MV′ = 5,000: A keeps 40 units (4,000), B's band needs at least 45 × 50 = 2,250.
@@ -96,7 +96,7 @@ CASES = [
             "A", {"option": "restrictions", "rule": "no_sell", "quantity": "40", "value": "4000",
                   "cash_row": "5000"},
         ),
-        id="no_sell with the rest too dear",
+        id="no_sell-with-the-rest-too-dear",
     ),
     pytest.param(
         # −50 of 950 is −5.26 %.
@@ -108,7 +108,7 @@ CASES = [
             "A", {"option": "restrictions", "rule": "no_buy", "quantity": "-5", "value": "-50",
                   "cash_row": "950"},
         ),
-        id="short position that may not be bought back",
+        id="short-position-that-may-not-be-bought-back",
     ),
     pytest.param(
         # Band 4-6 % of 9,000 = 360-540: 6 to 8 units at 64.12; lots of 100 from 0 reach none.
@@ -129,7 +129,7 @@ CASES = [
             "min_trade", "no trade of at least 5 units of A fits its band at 100" + NEAR_TAIL,
             "A", {"option": "min_trade_quantity", "options": "min_trade_quantity", **TRADE_BAND},
         ),
-        id="minimum quantity",
+        id="minimum-quantity",
     ),
     pytest.param(
         NEAR, {"min_trade_value": D(500)},  # a trade of 2-4 units is worth 200-400
@@ -137,7 +137,7 @@ CASES = [
             "min_trade", "no trade of A worth at least 500 fits its band at 100" + NEAR_TAIL,
             "A", {"option": "min_trade_value", "options": "min_trade_value", **TRADE_BAND},
         ),
-        id="minimum value",
+        id="minimum-value",
     ),
     pytest.param(
         # Lots of 2 from 27 reach 29 and 31 (trades of 200 and 400): neither is worth 500.
@@ -149,7 +149,7 @@ CASES = [
             "A", {"option": "lot_sizes",
                   "options": "lot_sizes,min_trade_quantity,min_trade_value", **TRADE_BAND},
         ),
-        id="lot with both minimums",
+        id="lot-with-both-minimums",
     ),
     pytest.param(
         # The bands' fewest units, 25 A and 90 B, cost 7,000; a 31 % reserve leaves 6,900.
@@ -170,7 +170,7 @@ CASES = [
             "cash row allows after cash_flow -100 and cash_reserve 0.3",
             None, {"minimum_spend": "7000", "cash_row": "6930", "option": "cash_reserve"},
         ),
-        id="withdrawal and reserve",
+        id="withdrawal-and-reserve",
     ),
     pytest.param(
         # One security: its band's fewest units (55 × 10 = 550) alone exceed half of 1,000.
@@ -181,7 +181,7 @@ CASES = [
             "cash row allows after cash_reserve 0.5",
             None, {"minimum_spend": "550", "cash_row": "500", "option": "cash_reserve"},
         ),
-        id="one band dearer than the cash row",
+        id="one-band-dearer-than-the-cash-row",
     ),
     pytest.param(
         make_problem("100", ("A", "25", "0", "0.15", "0.05", "0.05")), {},
@@ -190,7 +190,7 @@ CASES = [
             "A", {"band_low": "10", "band_high": "20", "price": "25",
                   "securities_with_empty_band": "1"},
         ),
-        id="band with no whole unit",
+        id="band-with-no-whole-unit",
     ),
     pytest.param(
         SHORT, {"restrictions": {"A": "no_buy"}, "on_infeasible": "relax"},
@@ -202,7 +202,7 @@ CASES = [
             "A", {"option": "restrictions", "rule": "no_buy", "quantity": "-5", "value": "-50",
                   "cash_row": "950"},
         ),
-        id="relax cannot help",
+        id="relax-cannot-help",
     ),
     pytest.param(
         # Targets of 60 % each: the bands' fewest units (6 + 6 at 10) cost 120 of 100.
@@ -215,7 +215,7 @@ CASES = [
             "cash row allows",
             None, {"minimum_spend": "120", "cash_row": "100", "option": "cash_flow"},
         ),
-        id="bands dearer than the value, no cash option",
+        id="bands-dearer-than-the-value-no-cash-option",
     ),
     pytest.param(
         # MV = 50: A may not sell its half unit, and buying the rest of one unit costs 100.
@@ -228,7 +228,7 @@ CASES = [
             "A", {"option": "restrictions", "rule": "no_sell", "quantity": "0.5", "value": "50",
                   "cash_row": "50"},
         ),
-        id="no_sell of a fraction",
+        id="no_sell-of-a-fraction",
     ),
     pytest.param(
         # Band 690-710 of 1,000 holds only 7 units at 100: not a multiple of 100 from 0.
@@ -240,7 +240,7 @@ CASES = [
             "A", {"option": "lot_sizes", "options": "lot_sizes", "price": "100",
                   "band_low": "690", "band_high": "710"},
         ),
-        id="lot against a single unit",
+        id="lot-against-a-single-unit",
     ),
     pytest.param(
         # Soft bands admit any holding, but not a short one that may not be bought back.
@@ -253,7 +253,19 @@ CASES = [
             "A", {"option": "restrictions", "rule": "no_buy", "quantity": "-1", "value": "-25",
                   "cash_row": "175"},
         ),
-        id="soft bands and a short no_buy",
+        id="soft-bands-and-a-short-no_buy",
+    ),
+    pytest.param(
+        # Band 4.7-4.9 of 10 holds only 12 units at 0.4: a trade of 2 from 10, worth 0.8.
+        make_problem("6", ("A", "0.4", "10", "0.48", "0.01", "0.01")), {"min_trade_value": D(1)},
+        Infeasibility(
+            "min_trade",
+            "no trade of A worth at least 1 fits its band at 0.4: trades from the holding of 10 "
+            "units must end in [4.7, 4.9] of value",
+            "A", {"option": "min_trade_value", "options": "min_trade_value", "price": "0.4",
+                  "band_low": "4.7", "band_high": "4.9"},
+        ),
+        id="minimum-value-of-exactly-one",
     ),
 ]  # fmt: skip
 
@@ -272,6 +284,22 @@ def test_the_security_a_direction_forces_furthest_above_its_band_is_named() -> N
         "300", ("A", "10", "35", "0.1", "0.05", "0.05"), ("B", "10", "35", "0.1", "0.05", "0.05")
     )
     assert reason(even, **options).security_id == "A"
+    # Only the second restricted: it is found after the first, unrestricted, is passed over.
+    assert reason(problem, **{**options, "restrictions": {"B": "no_sell"}}).security_id == "B"
+    # Under soft bands nothing below a holding is forced but by the direction: A keeps 400,
+    # B 300 (their hard bands would have forced only 100 and 250).
+    soft = {**options, "bands": "soft"}
+    assert reason(problem, **soft).security_id == "A"
+
+
+def test_a_restriction_that_forces_nothing_is_not_blamed_for_a_dear_total() -> None:
+    # MV = 1,000, a 55 % reserve leaves 450: B's band (45 units at 10) fits alone, D's one unit
+    # (1 % at 10) tips the total over. B may not sell, but holds nothing: nothing is forced.
+    problem = make_problem(
+        "1000", ("B", "10", "0", "0.5", "0.05", "0.05"), ("D", "10", "0", "0.01", "0", "0")
+    )
+    blamed = reason(problem, cash_reserve=D("0.55"), restrictions={"B": "no_sell"})
+    assert (blamed.kind, blamed.security_id) == ("minimum_spend_exceeds_market_value", None)
 
 
 def test_a_restriction_that_forces_little_or_nothing() -> None:
