@@ -243,15 +243,16 @@ CASES = [
         id="lot-against-a-single-unit",
     ),
     pytest.param(
-        # Soft bands admit any holding, but not a short one that may not be bought back.
-        make_problem("200", ("A", "25", "-1", "0.15", "0.05", "0.05")),
+        # Soft bands admit any holding, but not a short one that may not be bought back (the
+        # hard band, 26-34 of MV 200, holds no unit at 40: soft bands must not call it empty).
+        make_problem("240", ("A", "40", "-1", "0.15", "0.02", "0.02")),
         {"bands": "soft", "restrictions": {"A": "no_buy"}},
         Infeasibility(
             "restriction",
-            "A is no_buy and holds -1 units worth -14.29 % against a band of 10–20 %: a "
+            "A is no_buy and holds -1 units worth -20 % against a band of 13–17 %: a "
             "negative holding cannot reach 0 units without buying",
-            "A", {"option": "restrictions", "rule": "no_buy", "quantity": "-1", "value": "-25",
-                  "cash_row": "175"},
+            "A", {"option": "restrictions", "rule": "no_buy", "quantity": "-1", "value": "-40",
+                  "cash_row": "200"},
         ),
         id="soft-bands-and-a-short-no_buy",
     ),
@@ -290,6 +291,15 @@ def test_the_security_a_direction_forces_furthest_above_its_band_is_named() -> N
     # B 300 (their hard bands would have forced only 100 and 250).
     soft = {**options, "bands": "soft"}
     assert reason(problem, **soft).security_id == "A"
+
+
+def test_under_soft_bands_a_kept_holding_is_blamed_even_where_the_hard_band_is_dear() -> None:
+    # MV′ 3,000 with an 80 % reserve: 600 to spend. A keeps 40 units (4,000); its hard band
+    # (8 units, 800) would not fit either, but under soft bands A could hold nothing.
+    blamed = reason(
+        BASE, bands="soft", cash_flow=D(-7000), cash_reserve=D("0.8"), restrictions={"A": "no_sell"}
+    )
+    assert (blamed.kind, blamed.security_id) == ("restriction", "A")
 
 
 def test_a_restriction_that_forces_nothing_is_not_blamed_for_a_dear_total() -> None:
