@@ -14,14 +14,21 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, Strict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    WithJsonSchema,
+)
 
-from order_generation.domain.numbers import DECIMAL_TEXT_PATTERN, exact_decimal
+from order_generation.domain.numbers import exact_decimal
 from order_generation.domain.trading_options import TradingOptions, merge_options
 
-_MAX_MONEY = Decimal(10) ** 18
 _MAX_LOT = 10**9
-_MAX_PLACES = 10  # as every decimal of the API
+_MONEY_DIGITS = 18  # money options stay below 10^18 in magnitude
 
 
 def _json_integer(value: object) -> object:
@@ -31,22 +38,16 @@ def _json_integer(value: object) -> object:
     return value
 
 
-def _decimal(value: object) -> Decimal:
-    number = exact_decimal(value)
-    if number.as_tuple().exponent < -_MAX_PLACES:  # type: ignore[operator]
-        raise ValueError(f"must have at most {_MAX_PLACES} decimal places")
-    return number
-
-
 def _money(value: object) -> Decimal:
-    number = _decimal(value)
-    if abs(number) >= _MAX_MONEY:
-        raise ValueError(f"must be less than {_MAX_MONEY:,} in magnitude")
+    number = exact_decimal(value)
+    # adjusted() is the exponent of the leading digit: no arithmetic, so no overflow on 1e999999.
+    if number and number.adjusted() >= _MONEY_DIGITS:
+        raise ValueError(f"must be less than 10^{_MONEY_DIGITS} in magnitude")
     return number
 
 
 def _fraction(value: object) -> Decimal:
-    number = _decimal(value)
+    number = exact_decimal(value)
     if not 0 <= number < 1:
         raise ValueError("must be at least 0 and less than 1")
     return number
@@ -59,44 +60,82 @@ def _non_negative(value: object) -> Decimal:
     return number
 
 
-def _decimal_schema(description: str) -> dict[str, Any]:
+_SPACE = "[ \\t\\n\\r\\f\\v]*"
+_MONEY_TEXT = f"^{_SPACE}[+-]?([0-9]{{1,{_MONEY_DIGITS}}}(\\.[0-9]*)?|\\.[0-9]+){_SPACE}$"
+_NON_NEGATIVE_TEXT = f"^{_SPACE}\\+?([0-9]{{1,{_MONEY_DIGITS}}}(\\.[0-9]*)?|\\.[0-9]+){_SPACE}$"
+_FRACTION_TEXT = f"^{_SPACE}\\+?(0+(\\.[0-9]*)?|0*\\.[0-9]+){_SPACE}$"
+_LIMIT = 10.0**_MONEY_DIGITS
+
+
+def _decimal_schema(description: str, number: dict[str, Any], pattern: str) -> dict[str, Any]:
     return {
-        "anyOf": [{"type": "number"}, {"type": "string", "pattern": DECIMAL_TEXT_PATTERN}],
-        "description": description,
+        "anyOf": [
+            {"type": "number", **number},
+            {"type": "string", "pattern": pattern},
+            {"type": "null"},
+        ],
+        "description": f"{description} An exact decimal, as a number or a string.",
     }
+
+
+def _count_schema(minimum: int) -> WithJsonSchema:
+    integer = {"type": "integer", "minimum": minimum, "maximum": _MAX_LOT}
+    return WithJsonSchema({"anyOf": [integer, {"type": "null"}]})
 
 
 Count = Annotated[int, BeforeValidator(_json_integer), Strict(), Ge(0), Le(_MAX_LOT)]
 Lot = Annotated[int, BeforeValidator(_json_integer), Strict(), Ge(1), Le(_MAX_LOT)]
+LotMap = Annotated[
+    dict[str, Lot],
+    WithJsonSchema({
+        "anyOf": [
+            {"type": "object", "propertyNames": {"minLength": 1, "maxLength": 64},
+             "additionalProperties": {"type": "integer", "minimum": 1, "maximum": _MAX_LOT}},
+            {"type": "null"},
+        ]
+    }),
+]  # fmt: skip
 SecurityKey = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class RebalanceOptions(BaseModel):
-    """The options of SPEC §8; each one left out keeps the layer below it (or its default)."""
+class DefaultOptions(BaseModel):
+    """The options of SPEC §8 a model may keep as defaults (all but ``dry_run``, which is a
+    request's choice); each one left out keeps the layer below it (or its default)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     cash_flow: Annotated[Decimal, PlainValidator(_money)] | None = Field(
         None,
         json_schema_extra=_decimal_schema(
-            "Money arriving (> 0) or to be raised (< 0); targets apply to the value after it."
+            "Money arriving (> 0) or to be raised (< 0); targets apply to the value after it.",
+            {"exclusiveMinimum": -_LIMIT, "exclusiveMaximum": _LIMIT},
+            _MONEY_TEXT,
         ),
     )
     cash_reserve: Annotated[Decimal, PlainValidator(_fraction)] | None = Field(
-        None, json_schema_extra=_decimal_schema("Keep at least this share of the value in cash.")
+        None,
+        json_schema_extra=_decimal_schema(
+            "Keep at least this share of the value in cash.",
+            {"minimum": 0, "exclusiveMaximum": 1},
+            _FRACTION_TEXT,
+        ),
     )
     mode: Literal["full", "buy_only", "sell_only"] | None = None
     restrictions: dict[SecurityKey, Literal["no_buy", "no_sell", "locked"]] | None = None
     min_trade_value: Annotated[Decimal, PlainValidator(_non_negative)] | None = Field(
-        None, json_schema_extra=_decimal_schema("Each trade is 0 or worth at least this.")
+        None,
+        json_schema_extra=_decimal_schema(
+            "Each trade is 0 or worth at least this.",
+            {"minimum": 0, "exclusiveMaximum": _LIMIT},
+            _NON_NEGATIVE_TEXT,
+        ),
     )
-    min_trade_quantity: Count | None = None
-    lot_sizes: dict[SecurityKey, Lot] | None = None
-    default_lot_size: Lot | None = None
+    min_trade_quantity: Annotated[Count | None, _count_schema(0)] = None
+    lot_sizes: Annotated[LotMap | None, LotMap.__metadata__[0]] = None
+    default_lot_size: Annotated[Lot | None, _count_schema(1)] = None
     bands: Literal["hard", "soft"] | None = None
     trigger: Literal["always", "out_of_band"] | None = None
     on_infeasible: Literal["report", "relax"] | None = None
-    dry_run: Annotated[bool, Strict()] | None = None
 
     def layer(self) -> dict[str, Any]:
         """The options this layer sets (an explicit null counts as not set)."""
@@ -106,6 +145,12 @@ class RebalanceOptions(BaseModel):
     def securities(self) -> set[str]:
         """The security ids this layer names."""
         return set(self.restrictions or ()) | set(self.lot_sizes or ())
+
+
+class RebalanceOptions(DefaultOptions):
+    """The options of SPEC §8 for one request (or one problem of ``ogs solve``)."""
+
+    dry_run: Annotated[bool, Strict()] | None = None
 
 
 def options_of(layers: Iterable[RebalanceOptions | None]) -> TradingOptions:

@@ -26,7 +26,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from order_generation.api.options import RebalanceOptions
+from order_generation.api.options import DefaultOptions
 from order_generation.domain.ids import OBJECT_ID_PATTERN
 from order_generation.domain.investment_model import InvestmentModel, Position
 from order_generation.domain.numbers import DECIMAL_TEXT_PATTERN, exact_decimal
@@ -178,7 +178,7 @@ class ModelCreate(RequestBody):
     name: NameIn
     positions: Annotated[list[PositionIn], Field(max_length=1000)] = []
     portfolios: Annotated[list[ObjectId], Field(max_length=10_000)] = []
-    rebalance_options: RebalanceOptions | None = Field(default=None, description=_MODEL_OPTIONS)
+    rebalance_options: DefaultOptions | None = Field(default=None, description=_MODEL_OPTIONS)
 
 
 class ModelUpdate(RequestBody):
@@ -188,7 +188,7 @@ class ModelUpdate(RequestBody):
     last_rebalance_date: UtcDatetime | None = Field(
         default=None, description="Absent: the stored date is kept; null: cleared."
     )
-    rebalance_options: RebalanceOptions | None = Field(
+    rebalance_options: DefaultOptions | None = Field(
         default=None,
         description=f"{_MODEL_OPTIONS} Absent: the stored options are kept (a client that "
         "does not know the field keeps them); null or {}: cleared.",

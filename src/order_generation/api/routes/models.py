@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from order_generation.api.deps import ModelsDep
 from order_generation.api.exact_json import ExactJsonRoute
-from order_generation.api.options import RebalanceOptions
+from order_generation.api.options import DefaultOptions
 from order_generation.api.routes import API_PREFIX
 from order_generation.api.schemas import (
     ErrorOut,
@@ -127,5 +127,5 @@ async def remove_portfolios(
     return ModelOut.of(await models.remove_portfolios(model_id, body.portfolios, body.version))
 
 
-def _layer(options: RebalanceOptions | None) -> dict[str, Any] | None:
+def _layer(options: DefaultOptions | None) -> dict[str, Any] | None:
     return None if options is None else options.layer()

@@ -17,7 +17,7 @@ from order_generation.api.rebalance_schemas import (
     result_json,
 )
 from order_generation.api.routes import API_PREFIX
-from order_generation.api.schemas import ErrorOut, ObjectId, ObjectIdPath
+from order_generation.api.schemas import ErrorOut, ObjectIdPath
 
 _OPTIONS = (
     "Optional trading options (SPEC §8), over the model's rebalance_options field by field. "
@@ -28,7 +28,8 @@ _OPTIONS = (
 class ModelRebalanceOptions(RebalanceOptions):
     """The options of every portfolio of the run, and ``portfolio_options`` of some."""
 
-    portfolio_options: dict[ObjectId, RebalanceOptions] | None = None
+    # Any key: one outside the model is refused by name (INVALID_OPTION), not by the schema.
+    portfolio_options: dict[str, RebalanceOptions] | None = None
 
     def layer(self) -> dict[str, Any]:
         own = super().layer()
