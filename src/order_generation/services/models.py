@@ -171,9 +171,9 @@ async def _check_portfolios_free(uow: UnitOfWork, model: InvestmentModel) -> Non
 
 
 def _checked(options: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """Default options whose security ids are well formed (whether the services know them is
-    checked when a rebalance uses them: what they know changes), without ``dry_run`` (a
-    request's choice: as a default it would silently stop every rebalance of the model)."""
+    """Default options without ``dry_run`` (a request's choice: as a default it would silently
+    stop every rebalance of the model; the API's schema has no such field there). Whether the
+    securities they name are known is checked when a rebalance uses them: that changes."""
     if options and "dry_run" in options:
         raise RuleViolation(
             "rebalance_options.dry_run: a dry run is asked per request, not stored as a default",
@@ -181,7 +181,4 @@ def _checked(options: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
             errors=[{"field": "rebalance_options.dry_run", "message": "not a model default",
                      "type": "invalid_option"}],
         )  # fmt: skip
-    for name in ("restrictions", "lot_sizes"):
-        for security_id in (options or {}).get(name) or {}:
-            require_object_id(security_id, f"rebalance_options.{name} security id")
     return options
