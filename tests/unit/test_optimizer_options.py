@@ -162,21 +162,22 @@ def test_the_inline_answer_is_the_full_answer_or_none(
         assert inline == optimize_rebalance(constrained)
 
 
+TODAYS_CASH = st.sampled_from(["0", "100", "2500"])
+TODAYS_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["7", "12.5", "0.33", "410"]),
+        st.sampled_from(["0", "3", "4.5", "250"]),
+        st.sampled_from(["0", "0.1", "0.45", "0.7"]),
+        st.sampled_from(["0", "0.01", "0.3"]),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
 @pytest.mark.slow
 @settings(max_examples=200, deadline=None)
-@given(
-    st.sampled_from(["0", "100", "2500"]),
-    st.lists(
-        st.tuples(
-            st.sampled_from(["7", "12.5", "0.33", "410"]),
-            st.sampled_from(["0", "3", "4.5", "250"]),
-            st.sampled_from(["0", "0.1", "0.45", "0.7"]),
-            st.sampled_from(["0", "0.01", "0.3"]),
-        ),
-        min_size=1,
-        max_size=5,
-    ),
-)
+@given(TODAYS_CASH, TODAYS_ROWS)
 def test_default_options_give_todays_answer(cash: str, rows: list[tuple[str, ...]]) -> None:
     problem = make_problem(cash, *((f"S{i}", p, q, t, d, d) for i, (p, q, t, d) in enumerate(rows)))
     today = optimize_rebalance(problem)

@@ -11,7 +11,6 @@ import os
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from tests.unit import test_optimizer_admissible as admissible
 from tests.unit import test_optimizer_constrained_parts as parts
@@ -49,19 +48,7 @@ def test_the_inline_answer_is_the_full_answer_or_none_fixed(case: Case) -> None:
 
 
 @settings(FIXED, max_examples=40)
-@given(
-    st.sampled_from(["0", "100", "2500"]),
-    st.lists(
-        st.tuples(
-            st.sampled_from(["7", "12.5", "0.33", "410"]),
-            st.sampled_from(["0", "3", "4.5", "250"]),
-            st.sampled_from(["0", "0.1", "0.45", "0.7"]),
-            st.sampled_from(["0", "0.01", "0.3"]),
-        ),
-        min_size=1,
-        max_size=5,
-    ),
-)
+@given(options.TODAYS_CASH, options.TODAYS_ROWS)
 def test_default_options_give_todays_answer_fixed(cash: str, rows: list[tuple[str, ...]]) -> None:
     options.test_default_options_give_todays_answer.hypothesis.inner_test(cash, rows)  # type: ignore[attr-defined]
 

@@ -394,18 +394,7 @@ class Rebalancer:
         *,
         mark_model: bool,
     ) -> RebalanceRun:
-        now = datetime.now(UTC)
-        run = RebalanceRun(
-            rebalance_id=new_object_id(),
-            model_id=model.model_id,
-            model_name=model.name,
-            model_version=model.version,
-            rebalance_date=now,
-            portfolios=outcomes,
-            prices=snapshot.used_by(outcomes),
-            version=1,
-            created_at=now,
-        )
+        run = _new_run(model, outcomes, snapshot, new_object_id(), version=1)
         with self._telemetry.span("rebalance.store", portfolios=len(outcomes)):
             await self._commit_run(run, model, mark_model=mark_model)
         return run
@@ -478,16 +467,27 @@ def _unstored_run(
     model: InvestmentModel, outcomes: tuple[PortfolioRebalance, ...], snapshot: PriceSnapshot
 ) -> RebalanceRun:
     """A dry run's answer: a run as it would have been stored, but it is not (no id)."""
+    return _new_run(model, outcomes, snapshot, "", version=0)
+
+
+def _new_run(
+    model: InvestmentModel,
+    outcomes: tuple[PortfolioRebalance, ...],
+    snapshot: PriceSnapshot,
+    rebalance_id: str,
+    *,
+    version: int,
+) -> RebalanceRun:
     now = datetime.now(UTC)
     return RebalanceRun(
-        rebalance_id="",
+        rebalance_id=rebalance_id,
         model_id=model.model_id,
         model_name=model.name,
         model_version=model.version,
         rebalance_date=now,
         portfolios=outcomes,
         prices=snapshot.used_by(outcomes),
-        version=0,
+        version=version,
         created_at=now,
     )
 
